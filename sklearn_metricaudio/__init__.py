@@ -1,0 +1,22 @@
+"""sklearn_metricaudio: metric-learning classification of non-stationary sounds.
+
+scikit-learn compatible transformers and classifiers that compose into
+Pipelines and cross-validators with predefined UrbanSound8K folds.
+"""
+
+from .datasets import load_urbansound8k, make_urban_sounds, urbansound8k_cv
+from .features import AudioLoader, LogMelPatches, MFCCStats
+from .models import GaussianMixtureClassifier, SegmentAggregateClassifier
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AudioLoader",
+    "MFCCStats",
+    "LogMelPatches",
+    "GaussianMixtureClassifier",
+    "SegmentAggregateClassifier",
+    "load_urbansound8k",
+    "urbansound8k_cv",
+    "make_urban_sounds",
+]

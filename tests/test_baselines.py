@@ -1,0 +1,116 @@
+"""GaussianMixtureClassifier and SegmentAggregateClassifier: common checks and the 3-D path."""
+
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.mixture import GaussianMixture
+from sklearn.svm import LinearSVC
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklearn_metricaudio import GaussianMixtureClassifier, SegmentAggregateClassifier
+
+
+@parametrize_with_checks([
+    GaussianMixtureClassifier(n_components=1, random_state=0),
+    SegmentAggregateClassifier(),
+    SegmentAggregateClassifier(LogisticRegression()),
+])
+def test_sklearn_common_checks(estimator, check):
+    check(estimator)
+
+
+def _clips(rng, n_per_class=12, frames=15, n_features=4, shift=2.5):
+    X = np.concatenate([rng.normal(k * shift, 1.0, (n_per_class, frames, n_features))
+                        for k in range(3)])
+    y = np.repeat(np.array(["a", "b", "c"]), n_per_class)
+    return X, y
+
+
+def test_gmm_clip_decision_is_summed_frame_log_likelihood(rng):
+    X, y = _clips(rng)
+    X = X + rng.normal(0, 3.0, X.shape)  # overlap the classes so decisions are not trivial
+    clf = GaussianMixtureClassifier(n_components=2, covariance_type="full", random_state=0)
+    clf.fit(X, y)
+    # independent recomputation: one GaussianMixture per class refitted with the seeds the
+    # classifier drew, then argmax of summed frame log-likelihoods per clip
+    summed = np.stack([
+        np.array([g.score_samples(clip).sum() for clip in X])
+        for g in (GaussianMixture(2, covariance_type="full", reg_covar=1e-3,
+                                  random_state=m.random_state).fit(X[y == c].reshape(-1, 4))
+                  for c, m in zip(clf.classes_, clf.gmms_))
+    ], axis=1)
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[summed.argmax(1)])
+    np.testing.assert_allclose(clf.score_samples(X), summed, rtol=1e-8)
+    post = clf.predict_proba(X)
+    np.testing.assert_allclose(post.sum(1), 1.0)
+    np.testing.assert_array_equal(post.argmax(1), summed.argmax(1))
+
+
+def test_segment_aggregate_is_mean_frame_decision(rng):
+    X, y = _clips(rng)
+    X = X + rng.normal(0, 3.0, X.shape)
+    clf = SegmentAggregateClassifier(LinearSVC(random_state=0)).fit(X, y)
+    ref = LinearSVC(random_state=0).fit(X.reshape(-1, 4), np.repeat(y, 15))
+    mean_dec = ref.decision_function(X.reshape(-1, 4)).reshape(len(X), 15, 3).mean(1)
+    np.testing.assert_allclose(clf.decision_function(X), mean_dec, rtol=1e-10)
+    np.testing.assert_array_equal(clf.predict(X), ref.classes_[mean_dec.argmax(1)])
+    assert not hasattr(clf, "predict_proba")
+    proba = SegmentAggregateClassifier(LogisticRegression()).fit(X, y).predict_proba(X)
+    np.testing.assert_allclose(proba.sum(1), 1.0)
+
+
+@pytest.mark.parametrize("clf", [GaussianMixtureClassifier(n_components=2, random_state=0),
+                                 SegmentAggregateClassifier(max_frames_per_clip=5, random_state=0)])
+def test_3d_path_learns_and_round_trips(clf, rng, tmp_path):
+    X, y = _clips(rng)
+    with pytest.raises(NotFittedError):
+        clf.predict(X)
+    assert clone(clf).get_params() == clf.get_params()
+    fitted = clf.fit(X, y)
+    assert fitted.score(X, y) == 1.0 and fitted.n_features_in_ == 4
+    again = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(again.decision_function(X), fitted.decision_function(X))
+    joblib.dump(fitted, tmp_path / "m.joblib")
+    np.testing.assert_array_equal(joblib.load(tmp_path / "m.joblib").predict(X), fitted.predict(X))
+    # same random_state, same model
+    np.testing.assert_array_equal(clone(clf).fit(X, y).decision_function(X),
+                                  fitted.decision_function(X))
+
+
+@pytest.mark.parametrize("clf", [GaussianMixtureClassifier(n_components=2),
+                                 SegmentAggregateClassifier()])
+def test_bad_input(clf, rng):
+    X, y = _clips(rng)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        clone(clf).fit(X, np.zeros(len(X)))
+    Xn = X.copy()
+    Xn[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        clone(clf).fit(Xn, y)
+    with pytest.raises(ValueError, match="2-D .* or 3-D"):
+        clone(clf).fit(X[..., None], y)
+    fitted = clone(clf).fit(X, y)
+    with pytest.raises(ValueError, match="expecting 4 features"):
+        fitted.predict(X[..., :3])
+    with pytest.raises(ValueError, match="one label per clip"):
+        clone(clf).fit(X, y[:-1])
+
+
+def test_gmm_too_few_frames_names_the_class(rng):
+    X, y = _clips(rng, n_per_class=1, frames=3)
+    with pytest.raises(ValueError, match="class 'a' has 3 training frames, fewer than n_components=32"):
+        GaussianMixtureClassifier().fit(X, y)
+
+
+def test_frame_subsampling_is_seeded(rng):
+    X, y = _clips(rng)
+    a = SegmentAggregateClassifier(max_frames_per_clip=3, random_state=1).fit(X, y)
+    b = SegmentAggregateClassifier(max_frames_per_clip=3, random_state=1).fit(X, y)
+    c = SegmentAggregateClassifier(max_frames_per_clip=3, random_state=2).fit(X, y)
+    np.testing.assert_array_equal(a.estimator_.coef_, b.estimator_.coef_)
+    assert not np.array_equal(a.estimator_.coef_, c.estimator_.coef_)
