@@ -114,3 +114,15 @@ def test_frame_subsampling_is_seeded(rng):
     c = SegmentAggregateClassifier(max_frames_per_clip=3, random_state=2).fit(X, y)
     np.testing.assert_array_equal(a.estimator_.coef_, b.estimator_.coef_)
     assert not np.array_equal(a.estimator_.coef_, c.estimator_.coef_)
+
+
+def test_gmm_survives_repeated_frames_in_float32(rng):
+    """Real recordings hold digital silence: many identical frames must not break EM."""
+    X, y = _clips(rng, n_per_class=6, frames=40, n_features=6)
+    X = X.astype(np.float32)
+    # three quarters of every clip is the same "silent" frame, at the scale of MFCC0 of digital
+    # silence (-100 dB * sqrt(40) ~ -632): float32 EM rounds such a component's variance < 0
+    X[:, 10:, :] = np.array([-632.5, 3.1, -2.7, 150.2, 0.3, 1e3], dtype=np.float32)
+    clf = GaussianMixtureClassifier(n_components=8, random_state=0).fit(X, y)
+    assert np.isfinite(clf.decision_function(X)).all()
+    assert clf.score(X, y) == 1.0

@@ -81,7 +81,7 @@ def load_urbansound8k(root, *, classes="paper8", salience="foreground", check_fi
     >>> root = tempfile.mkdtemp() + "/us8k"
     >>> _ = make_urban_sounds(root, n_per_class=2, n_folds=2, random_state=0)
     >>> data = load_urbansound8k(root)
-    >>> len(data.filenames), list(data.target_names[:2]), sorted(set(data.fold))
+    >>> len(data.filenames), list(data.target_names[:2]), sorted(set(data.fold.tolist()))
     (16, ['air_conditioner', 'car_horn'], [1, 2])
     """
     root = Path(root).expanduser()

@@ -48,7 +48,7 @@ def _window(win_length, n_fft, device, dtype):
 
 
 def stft_power(y, n_fft, hop_length, win_length=None, center=True):
-    """Power spectrogram ``|STFT|**2`` of a batch of signals.
+    """Power spectrogram ``|STFT|**2`` of a batch of signals, time-major.
 
     Parameters
     ----------
@@ -59,7 +59,9 @@ def stft_power(y, n_fft, hop_length, win_length=None, center=True):
 
     Returns
     -------
-    torch.Tensor of shape (batch, 1 + n_fft // 2, n_frames)
+    torch.Tensor of shape (batch, n_frames, 1 + n_fft // 2)
+        Time-major, the layout the FFT produces, so the mel projection is
+        one large matrix product with no transpose.
     """
     import torch
 
@@ -74,8 +76,7 @@ def stft_power(y, n_fft, hop_length, win_length=None, center=True):
     # Frame then one batched real FFT: (batch, frames, n_fft) -> (batch, frames, bins).
     frames = y.unfold(-1, n_fft, hop_length) * window
     spec = torch.fft.rfft(frames, dim=-1)
-    power = spec.real.square() + spec.imag.square()
-    return power.transpose(-1, -2)
+    return spec.real.square() + spec.imag.square()
 
 
 @functools.lru_cache(maxsize=32)
@@ -97,10 +98,13 @@ def mel_filterbank(sr, n_fft, n_mels, fmin=0.0, fmax=None, device="cpu", dtype=N
 
 def melspectrogram(y, sr, n_fft, hop_length, n_mels, win_length=None, fmin=0.0, fmax=None,
                    center=True):
-    """Mel power spectrogram (batch, n_mels, n_frames), as ``librosa.feature.melspectrogram``."""
+    """Mel power spectrogram, time-major: (batch, n_frames, n_mels).
+
+    The transpose of ``librosa.feature.melspectrogram`` with the same parameters.
+    """
     power = stft_power(y, n_fft, hop_length, win_length, center)
     basis = mel_filterbank(sr, n_fft, n_mels, fmin, fmax, device=y.device, dtype=y.dtype)
-    return basis @ power
+    return power @ basis.T
 
 
 def power_to_db(S, amin=1e-10):
@@ -122,7 +126,7 @@ def _dct_np(n_out, n_in):
 
 
 def dct_matrix(n_out, n_in, device="cpu", dtype=None):
-    """Orthonormal DCT-II matrix (n_out, n_in), so that ``D @ x == scipy.fft.dct(x, 2, norm='ortho')[:n_out]``."""
+    """Orthonormal DCT-II matrix (n_out, n_in): ``D @ x == scipy.fft.dct(x, 2, norm='ortho')[:n_out]``."""
     import torch
 
     return torch.as_tensor(_dct_np(int(n_out), int(n_in)), device=device,

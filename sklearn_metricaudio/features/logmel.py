@@ -37,7 +37,9 @@ class LogMelPatches(WaveformTransformer):
         Segment length in frames.
     fmin, fmax : float
     device : {"cpu", "cuda", "auto"}, default="cpu"
-    batch_size : int, default=32
+    batch_size : int or None, default=None
+        Clips per FFT call (bounds memory). ``None``: 8 on the CPU (cache-sized, the
+        fastest measured on 2 cores), 256 on a GPU.
 
     Examples
     --------
@@ -62,7 +64,7 @@ class LogMelPatches(WaveformTransformer):
     }
 
     def __init__(self, sr=22050, n_mels=128, n_fft=1024, hop_length=512, segment_seconds=1.0,
-                 patch_frames=None, fmin=0.0, fmax=None, device="cpu", batch_size=32):
+                 patch_frames=None, fmin=0.0, fmax=None, device="cpu", batch_size=None):
         self.sr = sr
         self.n_mels = n_mels
         self.n_fft = n_fft
@@ -88,11 +90,11 @@ class LogMelPatches(WaveformTransformer):
     def _transform_batch(self, xb):
         mel = _spectral.melspectrogram(xb, self.sr, self.n_fft, self.hop_length, self.n_mels,
                                        fmin=self.fmin, fmax=self.fmax)
-        logmel = _spectral.power_to_db(mel)  # (batch, mels, frames)
+        logmel = _spectral.power_to_db(mel)  # (batch, frames, mels)
         f = self.frames_per_segment
-        n_seg = logmel.shape[-1] // f
-        patches = logmel[..., : n_seg * f].unflatten(-1, (n_seg, f))  # (batch, mels, seg, f)
-        return patches.permute(0, 2, 1, 3)
+        n_seg = logmel.shape[1] // f
+        patches = logmel[:, : n_seg * f].unflatten(1, (n_seg, f))  # (batch, seg, f, mels)
+        return patches.transpose(-1, -2)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

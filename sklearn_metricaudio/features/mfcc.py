@@ -19,6 +19,32 @@ STAT_NAMES = ("mfcc", "min", "max", "median", "mean", "skew", "kurtosis",
 _DEGENERATE_VAR = 1e-8  # dB**2: a window whose variance is below this is treated as constant
 
 
+def _sorted_slices(slices):
+    """Odd-even transposition sort of a list of equally shaped tensors, elementwise."""
+    import torch
+
+    v = list(slices)
+    n = len(v)
+    for p in range(n):
+        for i in range(p % 2, n - 1, 2):
+            v[i], v[i + 1] = torch.minimum(v[i], v[i + 1]), torch.maximum(v[i], v[i + 1])
+    return v
+
+
+def _moments(slices, higher=True):
+    """Mean and biased central moments 2 (to 4 if ``higher``) over tensors, elementwise."""
+    n = len(slices)
+    mean = sum(slices) / n
+    devs = [x - mean for x in slices]
+    sq = [d * d for d in devs]
+    m2 = sum(sq) / n
+    if not higher:
+        return mean, m2
+    m3 = sum(q * d for q, d in zip(sq, devs)) / n
+    m4 = sum(q * q for q in sq) / n
+    return mean, m2, m3, m4
+
+
 def window_statistics(mfcc, context=5):
     """Statistics over every run of ``context`` consecutive frames.
 
@@ -29,7 +55,7 @@ def window_statistics(mfcc, context=5):
 
     Returns
     -------
-    torch.Tensor of shape (batch, n_frames - context + 1, 11 * n_coef), float64
+    torch.Tensor of shape (batch, n_frames - context + 1, 11 * n_coef)
         Blocks in :data:`STAT_NAMES` order. Window ``t`` covers frames
         ``t .. t + context - 1``; its "mfcc" block is the centre frame
         ``t + context // 2``. ``delta`` is the first difference between
@@ -38,30 +64,36 @@ def window_statistics(mfcc, context=5):
         Skewness and kurtosis are the biased moment estimators of
         :func:`scipy.stats.skew` and :func:`scipy.stats.kurtosis` (Fisher);
         for a constant window (variance below 1e-8) both are 0.
+
+    Notes
+    -----
+    The window axis is never materialised: the ``context`` shifted views
+    ``mfcc[..., j:j + n_windows]`` are combined elementwise (sums for the
+    moments, a min/max sorting network for the order statistics), which is
+    several times faster than reducing a short trailing axis.
     """
     import torch
 
-    x = mfcc.to(torch.float64)
-    w = x.unfold(-1, context, 1)  # (batch, coef, windows, context)
-    centre = w[..., context // 2]
-    srt = w.sort(dim=-1).values
+    n_win = mfcc.shape[-1] - context + 1
+    if n_win < 1:
+        raise ValueError(f"{mfcc.shape[-1]} frames are fewer than context={context}")
+    w = [mfcc[..., j:j + n_win] for j in range(context)]
+    srt = _sorted_slices(w)
     lo, hi = (context - 1) // 2, context // 2
-    median = 0.5 * (srt[..., lo] + srt[..., hi])
-    mean = w.mean(-1)
-    dev = w - mean.unsqueeze(-1)
-    m2 = dev.square().mean(-1)
-    m3 = dev.pow(3).mean(-1)
-    m4 = dev.pow(4).mean(-1)
+    median = 0.5 * (srt[lo] + srt[hi])
+    mean, m2, m3, m4 = _moments(w)
     ok = m2 > _DEGENERATE_VAR
     safe = torch.where(ok, m2, torch.ones_like(m2))
     skew = torch.where(ok, m3 / safe.pow(1.5), torch.zeros_like(m2))
-    kurt = torch.where(ok, m4 / safe.square() - 3.0, torch.zeros_like(m2))
-    d1 = w.diff(dim=-1)
-    d2 = d1.diff(dim=-1)
-    blocks = [centre, srt[..., 0], srt[..., -1], median, mean, skew, kurt,
-              d1.mean(-1), d1.var(-1, unbiased=False), d2.mean(-1), d2.var(-1, unbiased=False)]
-    # each block (batch, coef, windows) -> (batch, windows, coef); concatenate along features
-    return torch.cat([b.transpose(-1, -2) for b in blocks], dim=-1)
+    kurt = torch.where(ok, m4 / (safe * safe) - 3.0, torch.zeros_like(m2))
+    d1 = [b - a for a, b in zip(w[:-1], w[1:])]
+    d2 = [b - a for a, b in zip(d1[:-1], d1[1:])]
+    d1_mean, d1_var = _moments(d1, higher=False)
+    d2_mean, d2_var = _moments(d2, higher=False)
+    blocks = [w[context // 2], srt[0], srt[-1], median, mean, skew, kurt,
+              d1_mean, d1_var, d2_mean, d2_var]
+    # (batch, 11 * coef, windows) -> (batch, windows, 11 * coef)
+    return torch.cat(blocks, dim=-2).transpose(-1, -2)
 
 
 class MFCCStats(WaveformTransformer):
@@ -96,8 +128,9 @@ class MFCCStats(WaveformTransformer):
     fmin, fmax : float
         Mel bank frequency range (``fmax=None``: ``sr / 2``).
     device : {"cpu", "cuda", "auto"}, default="cpu"
-    batch_size : int, default=64
-        Clips per FFT batch (bounds memory).
+    batch_size : int or None, default=None
+        Clips per FFT call (bounds memory). ``None``: 8 on the CPU (cache-sized, the
+        fastest measured on 2 cores), 256 on a GPU.
 
     Examples
     --------
@@ -123,7 +156,7 @@ class MFCCStats(WaveformTransformer):
     }
 
     def __init__(self, sr=22050, n_mfcc=25, n_mels=40, window_seconds=0.0213, overlap=0.5,
-                 context=5, fmin=0.0, fmax=None, device="cpu", batch_size=64):
+                 context=5, fmin=0.0, fmax=None, device="cpu", batch_size=None):
         self.sr = sr
         self.n_mfcc = n_mfcc
         self.n_mels = n_mels
@@ -151,7 +184,7 @@ class MFCCStats(WaveformTransformer):
         mel = _spectral.melspectrogram(xb, self.sr, n_fft, hop, self.n_mels, win_length=win,
                                        fmin=self.fmin, fmax=self.fmax)
         dct = _spectral.dct_matrix(self.n_mfcc, self.n_mels, device=xb.device, dtype=xb.dtype)
-        mfcc = dct @ _spectral.power_to_db(mel)
+        mfcc = (_spectral.power_to_db(mel) @ dct.T).transpose(-1, -2)  # (batch, coef, frames)
         return window_statistics(mfcc, self.context)
 
     def get_feature_names_out(self, input_features=None):

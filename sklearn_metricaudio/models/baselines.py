@@ -176,6 +176,9 @@ class GaussianMixtureClassifier(_FrameClassifierMixin, ClassifierMixin, BaseEsti
         X = self._validate_frames(X, reset=True)
         y_enc = self._fit_targets(y, X.shape[0])
         frames, labels = self._training_frames(X, y_enc)
+        # float64: EM on float32 frames with many repeats (digital silence in real recordings)
+        # can round a collapsed component's variance below zero
+        frames = frames.astype(np.float64, copy=False)
         rng = check_random_state(self.random_state)
         self.gmms_ = []
         for k, cls in enumerate(self.classes_):
@@ -197,7 +200,7 @@ class GaussianMixtureClassifier(_FrameClassifierMixin, ClassifierMixin, BaseEsti
         check_is_fitted(self)
         X = self._validate_frames(X, reset=False)
         n, t, f = X.shape
-        flat = X.reshape(n * t, f)
+        flat = X.reshape(n * t, f).astype(np.float64, copy=False)
         ll = np.stack([g.score_samples(flat) for g in self.gmms_], axis=1)
         return ll.reshape(n, t, -1)
 

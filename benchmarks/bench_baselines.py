@@ -1,0 +1,61 @@
+"""The paper's MFCC baselines on real recordings (ESC-10) and on the synthetic set.
+
+Usage::
+
+    python benchmarks/bench_baselines.py --esc10 ../shared/data/ESC-10
+    python benchmarks/bench_baselines.py              # synthetic set, demo size
+
+ESC-10 is read here from its stand-alone layout (one folder per class,
+``fold-clipid-take.ogg``); a proper ``load_esc50`` belongs to the data layer
+(issue 6). Prints balanced accuracy (pooled and per fold) and times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.utils import Bunch
+
+from sklearn_metricaudio import AudioLoader, MFCCStats, make_urban_sounds
+from sklearn_metricaudio.evaluation import evaluate_folds, paper_baselines
+
+
+def _esc10(root):
+    files = sorted(Path(root).glob("*/*.ogg"))
+    if not files:
+        raise SystemExit(f"no ESC-10 .ogg files under '{root}'")
+    names = sorted({f.parent.name for f in files})
+    return Bunch(filenames=[str(f) for f in files],
+                 target=np.array([names.index(f.parent.name) for f in files]),
+                 target_names=np.array(names), fold=np.array([int(f.name[0]) for f in files]))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--esc10", default=None)
+    ap.add_argument("--n-jobs", type=int, default=2)
+    args = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    if args.esc10:
+        data, duration, label = _esc10(args.esc10), 5.0, "ESC-10 (real, 5 folds)"
+        X = AudioLoader(sr=22050, duration=duration, n_jobs=args.n_jobs).transform(data.filenames)
+    else:
+        data, duration, label = make_urban_sounds(n_per_class=40, random_state=0), 4.0, \
+            "synthetic urban sounds (10 folds)"
+        X = AudioLoader(sr=22050, duration=duration).transform(list(data.data))
+    F = MFCCStats().transform(X)
+    print(f"# {label}: {len(X)} clips, features {F.shape} in {time.perf_counter() - t0:.1f} s")
+    print(f"{'model':<6}{'bal. acc. %':>12}{'fold mean':>10}{'fold std':>9}{'fit s':>8}"
+          f"{'predict s':>10}   per fold")
+    for name, model in paper_baselines(random_state=0).items():
+        r = evaluate_folds(model, F, data.target, data.fold, n_jobs=args.n_jobs, progress=False)
+        folds = " ".join(f"{100 * s:.0f}" for s in r.fold_scores)
+        print(f"{name:<6}{100 * r.balanced_accuracy:>12.1f}{100 * r.fold_scores.mean():>10.1f}"
+              f"{100 * r.fold_scores.std():>9.1f}{r.fit_time:>8.1f}{r.predict_time:>10.1f}   {folds}")
+
+
+if __name__ == "__main__":
+    main()
