@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
+from . import __version__
 
 __all__ = ["main"]
 
@@ -30,13 +30,19 @@ def _features(filenames, *, sr, duration, cache_dir, n_jobs):
 
     from .features import AudioLoader, MFCCStats
 
-    def compute(files, sr, duration):
-        X = AudioLoader(sr=sr, duration=duration, n_jobs=n_jobs).transform(list(files))
-        return MFCCStats(sr=sr).transform(X)
+    loader = AudioLoader(sr=sr, duration=duration, n_jobs=n_jobs)
+    mfcc = MFCCStats(sr=sr)
+
+    def compute(files, fingerprint, params):
+        # fingerprint and params only key the cache: a changed file or setting misses it
+        return mfcc.transform(loader.transform(list(files)))
 
     if cache_dir is not None:
         compute = Memory(str(cache_dir), verbose=0).cache(compute)
-    return compute(np.asarray(filenames), sr, duration)
+    files = [str(f) for f in filenames]
+    fingerprint = [(os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in files]
+    params = (loader.get_params(), mfcc.get_params(), __version__)
+    return compute(files, fingerprint, params)
 
 
 def _run_models(models, F, data, out_dir, n_jobs, label):
@@ -79,6 +85,7 @@ def _pick_models(spec, random_state):
 def cmd_demo(args):
     from .datasets import make_urban_sounds
 
+    models = _pick_models(args.model, args.random_state)
     home = _data_home(args.data_home)
     root = home / f"urban_sounds_n{args.n_per_class}_rs{args.random_state}"
     t0 = time.perf_counter()
@@ -90,22 +97,22 @@ def cmd_demo(args):
     F = _features(data.filenames, sr=22050, duration=4.0, cache_dir=home / "features",
                   n_jobs=args.n_jobs)
     print(f"MFCC statistics {F.shape} ({time.perf_counter() - t0:.1f} s)", flush=True)
-    _run_models(_pick_models(args.model, args.random_state), F, data, args.out, args.n_jobs,
-                "synthetic urban sounds")
+    _run_models(models, F, data, args.out, args.n_jobs, "synthetic urban sounds")
     return 0
 
 
 def cmd_evaluate(args):
     from .datasets import load_urbansound8k
 
-    data = load_urbansound8k(args.data, classes="paper8", salience=args.salience)
+    models = _pick_models(args.model, args.random_state)
+    salience = None if args.salience == "all" else args.salience
+    data = load_urbansound8k(args.data, classes="paper8", salience=salience)
     print(f"UrbanSound8K: {len(data.filenames)} clips, classes {list(data.target_names)}", flush=True)
     t0 = time.perf_counter()
     cache = _data_home(args.data_home) / "features" if not args.no_cache else None
     F = _features(data.filenames, sr=22050, duration=4.0, cache_dir=cache, n_jobs=args.n_jobs)
     print(f"MFCC statistics {F.shape} ({time.perf_counter() - t0:.1f} s)", flush=True)
-    _run_models(_pick_models(args.model, args.random_state), F, data, args.out, args.n_jobs,
-                "UrbanSound8K")
+    _run_models(models, F, data, args.out, args.n_jobs, "UrbanSound8K")
     return 0
 
 
@@ -128,7 +135,7 @@ def build_parser():
 
     e = sub.add_parser("evaluate", help="the paper's protocol on a real UrbanSound8K copy")
     e.add_argument("--data", required=True, help="UrbanSound8K root (metadata/, audio/)")
-    e.add_argument("--salience", default="foreground", choices=["foreground", "background"])
+    e.add_argument("--salience", default="foreground", choices=["foreground", "background", "all"])
     e.add_argument("--no-cache", action="store_true", help="do not cache features on disk")
     common(e)
     e.set_defaults(func=cmd_evaluate)
@@ -147,7 +154,7 @@ def main(argv=None):
             # EM on frame subsets sometimes stops at max_iter; the tables show the outcome.
             warnings.simplefilter("ignore", ConvergenceWarning)
             return args.func(args)
-    except (FileNotFoundError, FileExistsError, ValueError) as exc:
+    except (OSError, ValueError) as exc:  # bad paths, layouts, files: one line, no traceback
         print(f"metricaudio: error: {exc}", file=sys.stderr)
         return 2
 

@@ -1,10 +1,6 @@
 import os
-from pathlib import Path
-
 import numpy as np
 import pytest
-
-ESC10 = Path(__file__).resolve().parents[2] / "shared" / "data" / "ESC-10"
 
 
 @pytest.fixture(scope="session")

@@ -126,7 +126,7 @@ def test_synthetic_layout_reads_back_and_is_cached(tiny_us8k):
 
 def test_synthetic_failure_leaves_nothing(tmp_path, monkeypatch):
     calls = {"n": 0}
-    real = synthetic.write_audio
+    real = synthetic.sf.write
 
     def flaky(*args, **kwargs):
         calls["n"] += 1
@@ -134,7 +134,7 @@ def test_synthetic_failure_leaves_nothing(tmp_path, monkeypatch):
             raise OSError("disk full")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(synthetic, "write_audio", flaky)
+    monkeypatch.setattr(synthetic.sf, "write", flaky)
     with pytest.raises(OSError, match="disk full"):
         make_urban_sounds(tmp_path / "set", n_per_class=2, n_folds=2)
     assert list(tmp_path.iterdir()) == []

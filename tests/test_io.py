@@ -156,3 +156,14 @@ def test_loader_is_a_plain_estimator():
     again = pickle.loads(pickle.dumps(loader))
     X = np.ones((2, 10), dtype=np.float32)
     np.testing.assert_array_equal(again.transform(X), loader.transform(X))
+
+
+def test_integer_pcm_arrays_are_scaled_like_soundfile(tmp_path):
+    pcm = (np.sin(np.linspace(0, 50, 1000)) * 20000).astype(np.int16)
+    sf.write(tmp_path / "p.wav", pcm, 8000, subtype="PCM_16")
+    ref, _ = sf.read(tmp_path / "p.wav", dtype="float32")
+    out = AudioLoader(sr=8000, duration=None).transform(pcm[None, :])
+    np.testing.assert_array_equal(out[0], ref)
+    u8 = np.array([0, 128, 255], dtype=np.uint8)
+    np.testing.assert_allclose(AudioLoader(sr=3, duration=None).transform([u8])[0],
+                               [-1.0, 0.0, 127 / 128])

@@ -66,7 +66,8 @@ def test_paper_baselines_beat_chance_on_synthetic_sounds():
     d = make_urban_sounds(n_per_class=10, n_folds=5, random_state=1)
     F = make_pipeline(AudioLoader(duration=4.0), MFCCStats()).transform(list(d.data))
     res = evaluate_folds(paper_baselines(0)["svm"], F, d.target, d.fold, progress=False)
-    assert 0.35 < res.balanced_accuracy < 0.98  # chance is 0.125
+    # chance is 0.125; 0.49 on this seeded set: learnable, far from solved
+    assert 0.40 < res.balanced_accuracy < 0.90
 
 
 def test_cli_demo_prints_tables_and_writes_figures(tmp_path, capsys):

@@ -19,7 +19,9 @@ import numpy as np
 from scipy import signal
 from sklearn.utils import Bunch, check_random_state
 
-from .._io import atomic_directory, atomic_path, load_audio, write_audio
+import soundfile as sf
+
+from .._io import atomic_directory, load_audio
 from .urbansound8k import PAPER8_CLASSES, US8K_CLASSES, load_urbansound8k
 
 __all__ = ["make_urban_sounds"]
@@ -281,7 +283,9 @@ def make_urban_sounds(root=None, *, n_per_class=40, n_folds=10, sr=22050, min_du
         raise ValueError(f"n_folds must be a positive integer, got {n_folds!r}")
     if not 0 < min_duration <= max_duration:
         raise ValueError(f"need 0 < min_duration <= max_duration, got {min_duration}, {max_duration}")
-    if random_state is None or isinstance(random_state, np.random.RandomState):
+    if isinstance(random_state, np.random.Generator):
+        random_state = int(random_state.integers(np.iinfo(np.int32).max))
+    elif random_state is None or isinstance(random_state, np.random.RandomState):
         random_state = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
     config = dict(version=_VERSION, n_per_class=int(n_per_class), n_folds=int(n_folds),
                   sr=int(sr), min_duration=float(min_duration),
@@ -301,7 +305,7 @@ def make_urban_sounds(root=None, *, n_per_class=40, n_folds=10, sr=22050, min_du
             root.rmdir()
 
     seed_root = np.random.SeedSequence(random_state)
-    plan_rng = np.random.default_rng(seed_root.spawn(1)[0])
+    plan_rng = np.random.default_rng(seed_root.spawn(1)[0])  # child 0: the plan
     rows = []
     next_fsid = 100000
     for target, cls in enumerate(PAPER8_CLASSES):
@@ -319,7 +323,7 @@ def make_urban_sounds(root=None, *, n_per_class=40, n_folds=10, sr=22050, min_du
                                      fsID=next_fsid, slice=s, params=params, duration=dur))
                 left -= n_slices
                 next_fsid += 1
-    seeds = seed_root.spawn(len(rows) + 1)[1:]
+    seeds = seed_root.spawn(len(rows))  # children 1..n (spawn continues the count): the clips
     data = [_make_clip(r["cls"], r["params"], max(int(r["duration"] * sr), 1), sr, seed)
             for r, seed in zip(rows, seeds)]
 
@@ -361,10 +365,9 @@ def _write_layout(root, bunch, rows, config):
                 end = start + bunch.data[i].size / sr
                 w.writerow([bunch.slice_file_name[i], r["fsID"], f"{start:.6f}", f"{end:.6f}", 1,
                             r["fold"], _CLASS_ID[r["cls"]], r["cls"]])
-                write_audio(tmp / "audio" / f"fold{r['fold']}" / bunch.slice_file_name[i],
-                            bunch.data[i], sr)
-        with atomic_path(tmp / _STAMP) as p:
-            p.write_text(json.dumps(config))
+                sf.write(tmp / "audio" / f"fold{r['fold']}" / bunch.slice_file_name[i],
+                         bunch.data[i], sr, subtype="PCM_16")  # the directory is atomic
+        (tmp / _STAMP).write_text(json.dumps(config))
 
 
 def _read_cached(root, config):

@@ -78,9 +78,9 @@ def load_urbansound8k(root, *, classes="paper8", salience="foreground", check_fi
     --------
     >>> import tempfile
     >>> from sklearn_metricaudio import make_urban_sounds, load_urbansound8k
-    >>> root = tempfile.mkdtemp() + "/us8k"
-    >>> _ = make_urban_sounds(root, n_per_class=2, n_folds=2, random_state=0)
-    >>> data = load_urbansound8k(root)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = make_urban_sounds(tmp + "/us8k", n_per_class=2, n_folds=2, random_state=0)
+    ...     data = load_urbansound8k(tmp + "/us8k")
     >>> len(data.filenames), list(data.target_names[:2]), sorted(set(data.fold.tolist()))
     (16, ['air_conditioner', 'car_horn'], [1, 2])
     """

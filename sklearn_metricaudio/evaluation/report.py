@@ -18,8 +18,8 @@ from .._io import atomic_path
 from ..datasets import urbansound8k_cv
 from ..models import GaussianMixtureClassifier, SegmentAggregateClassifier
 
-__all__ = ["paper_baselines", "evaluate_folds", "format_confusion_table", "save_confusion_png",
-           "save_roc_png"]
+__all__ = ["paper_baselines", "evaluate_folds", "format_confusion_table", "per_class_auc",
+           "save_confusion_png", "save_roc_png", "PAPER_BALANCED_ACCURACY"]
 
 #: Balanced accuracies the paper reports (Tables I-III), in %.
 PAPER_BALANCED_ACCURACY = {"gmm": 53.2, "svm": 56.1, "metric": 76.1}
@@ -91,7 +91,7 @@ def evaluate_folds(estimator, X, y, fold, *, n_jobs=None, progress=True, name=""
                        leave=False)
     results = list(results)
     y_pred = np.empty_like(y)
-    scores = np.zeros((y.shape[0], classes.size))
+    scores = np.full((y.shape[0], classes.size), np.nan)
     fold_scores, fit_time, pred_time = [], 0.0, 0.0
     for test, pred, s, est_classes, tf, tp in results:
         y_pred[test] = pred
@@ -100,17 +100,25 @@ def evaluate_folds(estimator, X, y, fold, *, n_jobs=None, progress=True, name=""
         fold_scores.append(balanced_accuracy_score(y[test], pred))
         fit_time += tf
         pred_time += tp
+    # a class absent from a fold's training set gets that fold's lowest score, not 0 (which
+    # would be the highest possible log-softmax score)
+    missing = np.isnan(scores)
+    if missing.any():
+        scores[missing] = np.nanmin(scores) - 1.0
     return Bunch(y_true=y, y_pred=y_pred, scores=scores, classes=classes,
                  fold_scores=np.asarray(fold_scores),
                  balanced_accuracy=balanced_accuracy_score(y, y_pred),
                  fit_time=fit_time, predict_time=pred_time)
 
 
+def _one_vs_rest(result):
+    Y = label_binarize(result.y_true, classes=result.classes)
+    return np.hstack([1 - Y, Y]) if Y.shape[1] == 1 else Y
+
+
 def per_class_auc(result):
     """One-vs-rest ROC AUC per class (the paper's Figs. 4-6)."""
-    Y = label_binarize(result.y_true, classes=result.classes)
-    if Y.shape[1] == 1:
-        Y = np.hstack([1 - Y, Y])
+    Y = _one_vs_rest(result)
     return np.array([roc_auc_score(Y[:, k], result.scores[:, k]) if 0 < Y[:, k].sum() < len(Y)
                      else np.nan for k in range(Y.shape[1])])
 
@@ -135,6 +143,14 @@ def format_confusion_table(result, target_names, title=""):
     return "\n".join(lines)
 
 
+def _new_figure(figsize):
+    # a bare Figure, not pyplot: no global backend switch, no figure manager to leak
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots()
+
+
 def _save_figure(fig, path):
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -144,42 +160,28 @@ def _save_figure(fig, path):
 
 def save_confusion_png(result, target_names, path, title=""):
     """Row-normalised confusion matrix (%) as a PNG, via ConfusionMatrixDisplay."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from sklearn.metrics import ConfusionMatrixDisplay
 
     names = [str(target_names[c]) for c in result.classes]
     cm = 100 * confusion_matrix(result.y_true, result.y_pred, labels=result.classes,
                                 normalize="true")
-    fig, ax = plt.subplots(figsize=(7, 6))
+    fig, ax = _new_figure((7, 6))
     ConfusionMatrixDisplay(cm, display_labels=names).plot(ax=ax, values_format=".1f",
                                                           xticks_rotation=45, colorbar=False)
     ax.set_title(f"{title}  balanced accuracy {100 * result.balanced_accuracy:.1f} %")
-    try:
-        return _save_figure(fig, path)
-    finally:
-        plt.close(fig)
+    return _save_figure(fig, path)
 
 
 def save_roc_png(result, target_names, path, title=""):
     """One-vs-rest ROC curves with per-class AUC, via RocCurveDisplay."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from sklearn.metrics import RocCurveDisplay
 
-    Y = label_binarize(result.y_true, classes=result.classes)
-    fig, ax = plt.subplots(figsize=(6.5, 6))
+    Y = _one_vs_rest(result)
+    fig, ax = _new_figure((6.5, 6))
     for k, c in enumerate(result.classes):
-        if Y.shape[1] > k and 0 < Y[:, k].sum() < len(Y):
+        if 0 < Y[:, k].sum() < len(Y):
             RocCurveDisplay.from_predictions(Y[:, k], result.scores[:, k], ax=ax,
                                              name=str(target_names[c]))
     ax.plot([0, 1], [0, 1], "k:", lw=0.8)
     ax.set_title(f"{title} one-vs-rest ROC")
-    try:
-        return _save_figure(fig, path)
-    finally:
-        plt.close(fig)
+    return _save_figure(fig, path)

@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_array
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval
 
 from .._torch import batch_slices, resolve_device, to_tensor
 
@@ -23,14 +23,16 @@ class WaveformTransformer(TransformerMixin, BaseEstimator):
 
     _parameter_constraints = {
         "sr": [Interval(numbers.Integral, 1, None, closed="left")],
-        "device": [StrOptions({"cpu", "cuda", "auto"}), str],
+        "device": [str],  # "cpu", "cuda", "cuda:N" or "auto", checked by resolve_device
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left"), None],
     }
 
     def fit(self, X=None, y=None):
-        """Validate the parameters; nothing is learned (stateless)."""
+        """Validate the parameters (and ``X`` if given); nothing is learned (stateless)."""
         self._validate_params()
         self._check_config()
+        if X is not None:
+            self._check_waveforms(X)
         return self
 
     def _check_config(self):

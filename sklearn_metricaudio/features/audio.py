@@ -7,7 +7,9 @@ import os
 
 import numpy as np
 from joblib import Parallel, delayed
+from scipy.sparse import issparse
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._io import load_audio
@@ -45,6 +47,16 @@ def fix_length(y, n_samples, pad="repeat"):
     raise ValueError(f"pad must be 'repeat' or 'constant', got {pad!r}")
 
 
+def _as_float(y):
+    """float32 samples; integer PCM is scaled to [-1, 1) as soundfile reads it."""
+    if y.dtype.kind == "i":
+        return (y / float(-np.iinfo(y.dtype).min)).astype(np.float32)
+    if y.dtype.kind == "u":  # unsigned PCM (8-bit wav) is offset binary
+        half = (int(np.iinfo(y.dtype).max) + 1) / 2
+        return ((y - half) / half).astype(np.float32)
+    return y.astype(np.float32, copy=False)
+
+
 def _is_pathlike(x):
     return isinstance(x, (str, bytes, os.PathLike))
 
@@ -61,6 +73,8 @@ class AudioLoader(TransformerMixin, BaseEstimator):
     sr : int, default=22050
         Output sample rate. Files at another rate are resampled
         (:func:`scipy.signal.resample_poly`); arrays are taken to be at ``sr``.
+        Integer arrays are PCM and scaled to [-1, 1) (int16 by 32768), as
+        soundfile decodes files.
     duration : float or None, default=4.0
         Output length in seconds (UrbanSound8K clips are at most 4 s). Longer
         clips are cut, shorter ones padded. ``None`` keeps the clips' own
@@ -94,27 +108,65 @@ class AudioLoader(TransformerMixin, BaseEstimator):
         self.n_jobs = n_jobs
 
     def fit(self, X=None, y=None):
-        """Validate the parameters; nothing is learned."""
+        """Validate the parameters and, if given, the clips in ``X``; nothing is learned.
+
+        In-memory waveforms are checked here (shape, NaN/inf, emptiness);
+        files are only decoded by :meth:`transform`.
+        """
         self._validate_params()
+        if X is not None:
+            for i, item in enumerate(self._items(X)):
+                if not _is_pathlike(item):
+                    self._check_array_clip(item, i)
         return self
+
+    def _items(self, X):
+        """The clips of X as a list, with the container-level checks."""
+        if _is_pathlike(X):
+            raise ValueError("X must be a sequence of clips (paths or waveforms), got a single path")
+        if issparse(X):
+            raise TypeError("AudioLoader does not take sparse input; pass waveforms or file paths")
+        if not isinstance(X, (list, tuple, np.ndarray)) and hasattr(X, "__array__"):
+            X = np.asarray(X)
+        if isinstance(X, np.ndarray) and X.dtype.kind in "fiuc":
+            if X.ndim != 2:
+                raise ValueError(
+                    f"a numeric X must be 2-D (n_clips, n_samples) at sr={self.sr}, got shape "
+                    f"{X.shape}. Reshape your data with X.reshape(1, -1) if it holds one clip."
+                )
+            # scikit-learn's own messages for complex, empty and non-finite arrays
+            X = check_array(X, dtype=None, ensure_all_finite=True, input_name="X")
+        items = list(X)
+        if len(items) == 0:
+            raise ValueError("X holds no clips (0 samples)")
+        return items
+
+    @staticmethod
+    def _check_array_clip(item, index):
+        y = np.asarray(item)
+        where = f"clip {index}"
+        if y.dtype == object:
+            try:
+                y = y.astype(np.float64)
+            except (TypeError, ValueError):
+                pass
+        if y.dtype.kind not in "fiu" or y.ndim != 1:
+            raise ValueError(
+                f"{where}: expected a file path or a 1-D real-valued waveform, "
+                f"got {type(item).__name__} of dtype {y.dtype} with shape {y.shape}"
+            )
+        if y.size == 0:
+            raise ValueError(f"{where} is empty (0 samples)")
+        y = _as_float(y)
+        if not np.isfinite(y).all():
+            raise ValueError(f"{where} holds NaN or infinite samples")
+        return y
 
     def _load_one(self, item, index):
         if _is_pathlike(item):
             y, _ = load_audio(os.fsdecode(item), sr=self.sr, mono=True)
-            where = f"file '{os.fsdecode(item)}'"
         else:
-            y = np.asarray(item)
-            where = f"clip {index}"
-            if y.dtype.kind not in "fiu" or y.ndim != 1:
-                raise ValueError(
-                    f"{where}: expected a file path or a 1-D numeric waveform, "
-                    f"got {type(item).__name__} with shape {getattr(y, 'shape', None)}"
-                )
-            if y.size == 0:
-                raise ValueError(f"{where} is empty (0 samples)")
-            if not np.isfinite(y).all():
-                raise ValueError(f"{where} holds NaN or infinite samples")
-            y = y.astype(np.float32, copy=False)
+            y = self._check_array_clip(item, index)
         if self.duration is not None:
             y = fix_length(y, int(round(self.duration * self.sr)), self.pad)
         return y
@@ -131,18 +183,7 @@ class AudioLoader(TransformerMixin, BaseEstimator):
         ndarray of shape (n_clips, n_samples), float32
         """
         self._validate_params()
-        if _is_pathlike(X):
-            raise ValueError("X must be a sequence of clips (paths or waveforms), got a single path")
-        if isinstance(X, np.ndarray) and X.dtype.kind in "fiu":
-            if X.ndim != 2:
-                raise ValueError(
-                    f"a numeric X must be 2-D (n_clips, n_samples) at sr={self.sr}, got shape {X.shape}"
-                )
-            items = list(X)
-        else:
-            items = list(X)
-        if len(items) == 0:
-            raise ValueError("X holds no clips")
+        items = self._items(X)
         n_paths = sum(_is_pathlike(it) for it in items)
         if n_paths > 1 and self.n_jobs not in (None, 1):
             clips = Parallel(n_jobs=self.n_jobs)(
@@ -161,6 +202,6 @@ class AudioLoader(TransformerMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.requires_fit = False
-        tags.input_tags.two_d_array = False
         tags.input_tags.string = True
+        tags.transformer_tags.preserves_dtype = []  # always float32
         return tags

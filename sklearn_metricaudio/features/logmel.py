@@ -32,7 +32,8 @@ class LogMelPatches(WaveformTransformer):
     hop_length : int, default=512
     segment_seconds : float, default=1.0
         Segment length; ``round(segment_seconds * sr / hop_length)`` frames.
-        Ignored when ``patch_frames`` is set.
+        The papers use 1-5 s; any positive length is accepted. Ignored when
+        ``patch_frames`` is set.
     patch_frames : int or None, default=None
         Segment length in frames.
     fmin, fmax : float
@@ -85,7 +86,7 @@ class LogMelPatches(WaveformTransformer):
 
     def _min_samples(self):
         # center=True: n_frames = 1 + n_samples // hop >= frames_per_segment
-        return max(self.n_fft // 2 + 1, (self.frames_per_segment - 1) * self.hop_length)
+        return max(self.n_fft, (self.frames_per_segment - 1) * self.hop_length)
 
     def _transform_batch(self, xb):
         mel = _spectral.melspectrogram(xb, self.sr, self.n_fft, self.hop_length, self.n_mels,

@@ -81,7 +81,11 @@ def window_statistics(mfcc, context=5):
     srt = _sorted_slices(w)
     lo, hi = (context - 1) // 2, context // 2
     median = 0.5 * (srt[lo] + srt[hi])
-    mean, m2, m3, m4 = _moments(w)
+    centre = w[context // 2]
+    # moments of the window shifted by its centre frame: same values, but no cancellation of
+    # large offsets (MFCC0 of silence is about -632) in float32
+    mean, m2, m3, m4 = _moments([x - centre for x in w])
+    mean = mean + centre
     ok = m2 > _DEGENERATE_VAR
     safe = torch.where(ok, m2, torch.ones_like(m2))
     skew = torch.where(ok, m3 / safe.pow(1.5), torch.zeros_like(m2))
@@ -90,7 +94,7 @@ def window_statistics(mfcc, context=5):
     d2 = [b - a for a, b in zip(d1[:-1], d1[1:])]
     d1_mean, d1_var = _moments(d1, higher=False)
     d2_mean, d2_var = _moments(d2, higher=False)
-    blocks = [w[context // 2], srt[0], srt[-1], median, mean, skew, kurt,
+    blocks = [centre, srt[0], srt[-1], median, mean, skew, kurt,
               d1_mean, d1_var, d2_mean, d2_var]
     # (batch, 11 * coef, windows) -> (batch, windows, 11 * coef)
     return torch.cat(blocks, dim=-2).transpose(-1, -2)

@@ -14,6 +14,8 @@ import numpy as np
 from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.mixture import GaussianMixture
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
@@ -22,6 +24,10 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 __all__ = ["GaussianMixtureClassifier", "SegmentAggregateClassifier"]
+
+
+def _default_frame_classifier():
+    return make_pipeline(StandardScaler(), LinearSVC())
 
 
 class _FrameClassifierMixin:
@@ -235,14 +241,14 @@ class SegmentAggregateClassifier(_FrameClassifierMixin, ClassifierMixin, BaseEst
     The paper's MFCC + linear SVM baseline is
     ``SegmentAggregateClassifier(make_pipeline(StandardScaler(), LinearSVC()))``:
     every frame is a training example labelled with its clip's class, and a
-    clip goes to the class with the largest mean decision value over its
-    frames (the smallest hyperplane distance).
+    clip goes to the class with the largest mean signed decision value over
+    its frames (one-vs-rest hyperplane distances).
 
     Parameters
     ----------
     estimator : classifier, default=None
         Frame-level classifier with ``decision_function`` or ``predict_proba``;
-        ``None`` means ``LinearSVC()``.
+        ``None`` means ``make_pipeline(StandardScaler(), LinearSVC())``.
     max_frames_per_clip : int or None, default=None
         Train on at most this many randomly chosen frames per clip.
     random_state : int, RandomState or None
@@ -288,7 +294,7 @@ class SegmentAggregateClassifier(_FrameClassifierMixin, ClassifierMixin, BaseEst
         X = self._validate_frames(X, reset=True)
         y_enc = self._fit_targets(y, X.shape[0])
         frames, labels = self._training_frames(X, y_enc)
-        est = LinearSVC() if self.estimator is None else clone(self.estimator)
+        est = _default_frame_classifier() if self.estimator is None else clone(self.estimator)
         if not (hasattr(est, "decision_function") or hasattr(est, "predict_proba")):
             raise ValueError(
                 f"estimator {type(est).__name__} has neither decision_function nor predict_proba"
@@ -313,8 +319,9 @@ class SegmentAggregateClassifier(_FrameClassifierMixin, ClassifierMixin, BaseEst
         return self._frame_scores(X).mean(axis=1)
 
     def _has_proba(self):
-        est = self.estimator_ if hasattr(self, "estimator_") else (self.estimator or LinearSVC())
-        return hasattr(est, "predict_proba")
+        if hasattr(self, "estimator_"):
+            return hasattr(self.estimator_, "predict_proba")
+        return self.estimator is not None and hasattr(self.estimator, "predict_proba")
 
     @available_if(_has_proba)
     def predict_proba(self, X):
