@@ -87,3 +87,20 @@ def test_cli_errors_are_clear(tmp_path, capsys):
     assert "root directory not found" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["demo", "--model", "knn", "--data-home", str(tmp_path)])
+
+
+def test_cli_evaluate_on_the_official_layout(tiny_us8k, tmp_path, capsys):
+    _, root = tiny_us8k
+    rc = main(["evaluate", "--data", str(root), "--model", "svm", "--n-jobs", "1",
+               "--data-home", str(tmp_path / "home"), "--out", str(tmp_path / "out")])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "UrbanSound8K: 32 clips" in out and out.count("Average balanced accuracy") == 1
+    assert (tmp_path / "out" / "confusion_svm.png").is_file()
+    # the second run reads the cached features and prints the same table
+    assert main(["evaluate", "--data", str(root), "--model", "svm", "--n-jobs", "1",
+                 "--data-home", str(tmp_path / "home"), "--out", str(tmp_path / "out")]) == 0
+    again = capsys.readouterr().out
+    table = [line for line in out.splitlines() if "%" in line or line.startswith(("air", "siren"))]
+    assert table == [line for line in again.splitlines()
+                     if "%" in line or line.startswith(("air", "siren"))]

@@ -15,7 +15,7 @@ import functools
 
 import numpy as np
 
-__all__ = ["frame_params", "stft_power", "mel_filterbank", "melspectrogram", "power_to_db",
+__all__ = ["frame_params", "stft_power", "melspectrogram", "power_to_db",
            "dct_matrix"]
 
 
@@ -87,24 +87,41 @@ def _mel_basis_np(sr, n_fft, n_mels, fmin, fmax):
                                htk=False, norm="slaney").astype(np.float32)
 
 
-def mel_filterbank(sr, n_fft, n_mels, fmin=0.0, fmax=None, device="cpu", dtype=None):
-    """librosa's Slaney mel filter bank as a tensor of shape (n_mels, 1 + n_fft // 2)."""
-    import torch
+_BAND_CHUNK = 32  # mel filters per banded block (16-32 measured fastest, benchmarks/RESULTS.md)
 
-    basis = _mel_basis_np(int(sr), int(n_fft), int(n_mels), float(fmin),
-                          None if fmax is None else float(fmax))
-    return torch.as_tensor(basis, device=device, dtype=dtype or torch.float32)
+
+@functools.lru_cache(maxsize=32)
+def _mel_blocks_np(sr, n_fft, n_mels, fmin, fmax):
+    """The mel bank as blocks of consecutive filters, each with its own band of FFT bins.
+
+    Each mel filter is non-zero on a few adjacent bins, so a block of 32 filters spans a
+    fraction of the spectrum; multiplying only that band does ~1/8 of the dense work.
+    """
+    basis = _mel_basis_np(sr, n_fft, n_mels, fmin, fmax)
+    blocks = []
+    for m0 in range(0, n_mels, _BAND_CHUNK):
+        rows = basis[m0:m0 + _BAND_CHUNK]
+        nz = np.flatnonzero(rows.any(axis=0))
+        lo, hi = (int(nz[0]), int(nz[-1]) + 1) if nz.size else (0, 1)
+        blocks.append((lo, hi, np.ascontiguousarray(rows[:, lo:hi].T)))
+    return tuple(blocks)
 
 
 def melspectrogram(y, sr, n_fft, hop_length, n_mels, win_length=None, fmin=0.0, fmax=None,
                    center=True):
     """Mel power spectrogram, time-major: (batch, n_frames, n_mels).
 
-    The transpose of ``librosa.feature.melspectrogram`` with the same parameters.
+    The transpose of ``librosa.feature.melspectrogram`` with the same parameters. The
+    projection is block-banded (see ``_mel_blocks_np``): same result as the dense product
+    with librosa's filter bank, 2-3x faster on a CPU.
     """
+    import torch
+
     power = stft_power(y, n_fft, hop_length, win_length, center)
-    basis = mel_filterbank(sr, n_fft, n_mels, fmin, fmax, device=y.device, dtype=y.dtype)
-    return power @ basis.T
+    blocks = _mel_blocks_np(int(sr), int(n_fft), int(n_mels), float(fmin),
+                            None if fmax is None else float(fmax))
+    return torch.cat([power[..., lo:hi] @ torch.as_tensor(w, device=y.device, dtype=y.dtype)
+                      for lo, hi, w in blocks], dim=-1)
 
 
 def power_to_db(S, amin=1e-10):
