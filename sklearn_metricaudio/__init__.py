@@ -6,7 +6,8 @@ Pipelines and cross-validators with predefined UrbanSound8K folds.
 
 from .datasets import load_urbansound8k, make_urban_sounds, urbansound8k_cv
 from .features import AudioLoader, LogMelPatches, MFCCStats
-from .models import GaussianMixtureClassifier, SegmentAggregateClassifier
+from .models import (CentroidClassifier, GaussianMixtureClassifier, MarginEmbeddingClassifier,
+                     SegmentAggregateClassifier)
 
 __version__ = "0.1.0"
 
@@ -16,6 +17,8 @@ __all__ = [
     "LogMelPatches",
     "GaussianMixtureClassifier",
     "SegmentAggregateClassifier",
+    "MarginEmbeddingClassifier",
+    "CentroidClassifier",
     "load_urbansound8k",
     "urbansound8k_cv",
     "make_urban_sounds",

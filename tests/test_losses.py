@@ -1,0 +1,147 @@
+"""Each loss against the papers' formulas, written out here in NumPy."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from sklearn_metricaudio.models._losses import (ArcFaceLoss, CosFaceLoss, NPairLoss,
+                                                SoftmaxLoss, SphereFaceLoss)
+
+
+def _setup(seed=0, n=7, d=5, c=3):
+    rng = np.random.default_rng(seed)
+    emb = rng.normal(size=(n, d))
+    y = rng.integers(0, c, n)
+    return emb, y
+
+
+def _cos(emb, W):
+    e = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+    w = W / np.linalg.norm(W, axis=1, keepdims=True)
+    return e @ w.T
+
+
+def _paper_loss(emb, W, y, s, target):
+    """-1/N sum log( e^{s f(theta_y)} / (e^{s f(theta_y)} + sum_{j != y} e^{s cos theta_j}) )."""
+    cos = _cos(emb, W)
+    total = 0.0
+    for i in range(len(y)):
+        si = s[i] if np.ndim(s) else s
+        num = np.exp(si * target(cos[i, y[i]]))
+        den = num + sum(np.exp(si * cos[i, j]) for j in range(W.shape[0]) if j != y[i])
+        total += -np.log(num / den)
+    return total / len(y)
+
+
+def _torch_loss(loss, emb, y):
+    return loss(torch.tensor(emb, dtype=torch.float64), torch.tensor(y)).item()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_modified_softmax_eq3(seed):
+    emb, y = _setup(seed)
+    loss = SoftmaxLoss(3, 5, scale=None).double()
+    W = loss.weight.detach().numpy()
+    s = np.linalg.norm(emb, axis=1)  # eq. 3: s is the norm of the embedding
+    assert _torch_loss(loss, emb, y) == pytest.approx(_paper_loss(emb, W, y, s, lambda c: c),
+                                                      rel=1e-10)
+    fixed = SoftmaxLoss(3, 5, scale=10.0).double()
+    fixed.weight.data = loss.weight.data.clone()
+    assert _torch_loss(fixed, emb, y) == pytest.approx(_paper_loss(emb, W, y, 10.0, lambda c: c),
+                                                       rel=1e-10)
+
+
+@pytest.mark.parametrize("m", [0.2, 0.35])
+def test_cosface_eq5(m):
+    emb, y = _setup()
+    loss = CosFaceLoss(3, 5, margin=m, scale=30.0).double()
+    W = loss.weight.detach().numpy()
+    ref = _paper_loss(emb, W, y, 30.0, lambda c: c - m)
+    assert _torch_loss(loss, emb, y) == pytest.approx(ref, rel=1e-10)
+
+
+@pytest.mark.parametrize("m", [0.3, 0.5])
+def test_arcface_eq6(m):
+    emb, y = _setup(2)
+    loss = ArcFaceLoss(3, 5, margin=m, scale=30.0).double()
+    W = loss.weight.detach().numpy()
+    ref = _paper_loss(emb, W, y, 30.0, lambda c: math.cos(math.acos(c) + m))
+    assert _torch_loss(loss, emb, y) == pytest.approx(ref, rel=1e-8)
+
+
+def _psi(theta, m):
+    k = math.floor(m * theta / math.pi)
+    return (-1) ** k * math.cos(m * theta) - 2 * k
+
+
+@pytest.mark.parametrize("step,lam", [(0, 1000.0), (10 ** 6, 5.0)])
+def test_sphereface_eq4_with_annealing(step, lam):
+    emb, y = _setup(3)
+    loss = SphereFaceLoss(3, 5, margin=4, scale=30.0).double().eval()
+    loss.step.fill_(step)
+    assert loss.current_lambda() == pytest.approx(lam)
+    W = loss.weight.detach().numpy()
+
+    def target(c):
+        theta = math.acos(c)
+        return (lam * c + _psi(theta, 4)) / (1 + lam)
+
+    assert _torch_loss(loss, emb, y) == pytest.approx(_paper_loss(emb, W, y, 30.0, target),
+                                                      rel=1e-8)
+
+
+def test_sphereface_psi_is_eq4_below_pi_over_m_and_monotonic():
+    theta = np.linspace(0, math.pi / 4 - 1e-6, 50)
+    np.testing.assert_allclose([_psi(t, 4) for t in theta], np.cos(4 * theta))
+    full = np.array([_psi(t, 4) for t in np.linspace(0, math.pi, 400)])
+    assert (np.diff(full) <= 1e-12).all()
+
+
+def test_sphereface_lambda_decays_in_training_only():
+    loss = SphereFaceLoss(3, 5)
+    emb, y = _setup()
+    loss.eval()
+    loss(torch.tensor(emb, dtype=torch.float32), torch.tensor(y))
+    assert int(loss.step) == 0
+    loss.train()
+    for _ in range(3):
+        loss(torch.tensor(emb, dtype=torch.float32), torch.tensor(y))
+    assert int(loss.step) == 3
+    assert loss.current_lambda() == pytest.approx(1000 / (1 + 0.12 * 3))
+
+
+@pytest.mark.parametrize("l2", [0.0, 0.002])
+def test_npair_eq1(l2):
+    rng = np.random.default_rng(4)
+    emb = rng.normal(size=(9, 5))
+    y = np.array([2, 0, 1, 0, 2, 1, 3, 0, 1])  # class 3 has no pair; 0 and 1 have extras
+    # pairs: first two occurrences of each class with two or more members
+    pairs = {c: np.flatnonzero(y == c)[:2] for c in (0, 1, 2)}
+    f = np.stack([emb[pairs[c][0]] for c in (0, 1, 2)])
+    fp = np.stack([emb[pairs[c][1]] for c in (0, 1, 2)])
+    C = 3
+    ref = np.mean([np.log(1 + sum(np.exp(f[i] @ fp[j] - f[i] @ fp[i])
+                                  for j in range(C) if j != i)) for i in range(C)])
+    ref += l2 * ((f ** 2).sum(1).mean() + (fp ** 2).sum(1).mean()) / 2
+    got = float(NPairLoss(l2_reg=l2)(torch.tensor(emb), torch.tensor(y)))
+    assert got == pytest.approx(ref, rel=1e-10)
+
+
+def test_npair_without_two_pairs_is_zero_with_gradient():
+    emb = torch.randn(3, 4, requires_grad=True)
+    out = NPairLoss()(emb, torch.tensor([0, 1, 1]))
+    out.backward()
+    assert float(out) == 0.0 and emb.grad is not None
+
+
+@pytest.mark.parametrize("cls", [SoftmaxLoss, CosFaceLoss, ArcFaceLoss, SphereFaceLoss])
+def test_margin_losses_share_one_base_and_learn_their_weights(cls):
+    from sklearn_metricaudio.models._losses import MarginLoss
+
+    assert issubclass(cls, MarginLoss)
+    loss = cls(3, 5)
+    emb, y = _setup()
+    loss(torch.tensor(emb, dtype=torch.float32, requires_grad=True), torch.tensor(y)).backward()
+    assert loss.weight.grad is not None and loss.weight.grad.abs().sum() > 0

@@ -1,0 +1,164 @@
+"""MarginEmbeddingClassifier: learning, enrollment, pipelines, pickling, bad input.
+
+Small on purpose (2-s clips, 1-s segments, width 0.25, a few epochs): the full-size
+figures are in benchmarks/RESULTS.md and `make demo`.
+"""
+
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.metrics import balanced_accuracy_score
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+
+from sklearn_metricaudio import (AudioLoader, CentroidClassifier, LogMelPatches,
+                                 MarginEmbeddingClassifier, make_urban_sounds, urbansound8k_cv)
+
+FAST = dict(width=0.25, epochs=8, batch_size=32, lr=0.02, random_state=0)
+
+
+def _bands(n_per_class, classes, rng, n_mels=32, n_frames=32):
+    """Toy log-mel patches: class k is loud in mel bands 8k .. 8k+7, plus noise."""
+    X = rng.normal(size=(n_per_class * len(classes), 2, n_mels, n_frames)).astype(np.float32)
+    y = np.repeat(classes, n_per_class)
+    for i, k in enumerate(y):
+        X[i, :, 8 * k:8 * k + 8] += 3.0
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def patches():
+    d = make_urban_sounds(n_per_class=16, n_folds=4, min_duration=1.0, max_duration=2.0,
+                          random_state=3)
+    X = make_pipeline(AudioLoader(duration=2.0), LogMelPatches(segment_seconds=1.0)).transform(
+        list(d.data))
+    return X, d.target, d.fold
+
+
+def test_learns_a_separable_problem_and_generalises():
+    rng = np.random.default_rng(0)
+    X, y = _bands(20, [0, 1, 2], rng)
+    Xt, yt = _bands(10, [0, 1, 2], rng)
+    clf = MarginEmbeddingClassifier(width=0.25, epochs=10, batch_size=16, random_state=0)
+    clf.fit(X, y)
+    assert balanced_accuracy_score(yt, clf.predict(Xt)) > 0.9
+    assert 1 <= clf.best_epoch_ <= 10 and all("valid_acc" in h for h in clf.history_)
+    emb = clf.transform(Xt)
+    assert emb.shape == (30, 2, 32) and emb.dtype == np.float32
+    proba = clf.predict_proba(Xt)
+    np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-6)
+    np.testing.assert_array_equal(clf.classes_[proba.argmax(1)], clf.predict(Xt))
+
+
+def test_enrolled_unseen_class_is_recognised_without_refitting():
+    rng = np.random.default_rng(1)
+    X, y = _bands(20, [0, 1, 2], rng)
+    clf = MarginEmbeddingClassifier(width=0.25, epochs=10, batch_size=16, random_state=0).fit(X, y)
+    weights = [p.detach().clone() for p in clf.net_.module_.parameters()]
+    X_new, y_new = _bands(15, [3], rng)  # a class the embedding never saw
+    cent = CentroidClassifier().fit(clf.transform(X), y).enroll(clf.transform(X_new[:5]),
+                                                                 y_new[:5])
+    Xt, yt = _bands(10, [0, 1, 2], rng)
+    pred_new = cent.predict(clf.transform(X_new[5:]))
+    assert np.mean(pred_new == 3) >= 0.5  # chance is 1/4
+    assert cent.score(clf.transform(Xt), yt) > 0.8
+    for before, after in zip(weights, clf.net_.module_.parameters()):
+        assert torch.equal(before, after.detach())
+
+
+@pytest.mark.parametrize("loss", ["softmax", "sphereface", "arcface", "npair"])
+def test_every_loss_trains(loss):
+    rng = np.random.default_rng(2)
+    X, y = _bands(20, [0, 1, 2], rng)
+    clf = MarginEmbeddingClassifier(loss=loss, width=0.25, epochs=12, batch_size=16,
+                                    random_state=0).fit(X, y)
+    losses = [h["train_loss"] for h in clf.history_]
+    assert np.isfinite(losses).all() and min(losses[1:]) < losses[0]
+    # learns its training clips (chance 1/3); generalisation of arcface and npair on this toy
+    # is still weak (issue 3 note), cosface and softmax are held to held-out data above
+    assert balanced_accuracy_score(y, clf.predict(X)) > 0.5
+
+
+def test_same_random_state_same_model(patches):
+    X, y, _ = patches
+    a = MarginEmbeddingClassifier(**{**FAST, "epochs": 2}).fit(X[:64], y[:64])
+    b = MarginEmbeddingClassifier(**{**FAST, "epochs": 2}).fit(X[:64], y[:64])
+    np.testing.assert_array_equal(a.transform(X[64:]), b.transform(X[64:]))
+
+
+def test_predefined_validation_split_and_none(patches):
+    X, y, fold = patches
+    mask = fold == 2
+    clf = MarginEmbeddingClassifier(**{**FAST, "epochs": 2, "validation_split": mask}).fit(X, y)
+    assert len(clf.history_) == 2
+    clf = MarginEmbeddingClassifier(**{**FAST, "epochs": 2, "validation_split": None}).fit(X, y)
+    assert clf.best_epoch_ == 2 and "valid_acc" not in clf.history_[-1]
+    with pytest.raises(ValueError, match="boolean mask with one entry per clip"):
+        MarginEmbeddingClassifier(validation_split=np.ones(3, bool)).fit(X, y)
+
+
+def test_pickle_and_joblib_round_trip(patches, tmp_path):
+    X, y, _ = patches
+    clf = MarginEmbeddingClassifier(**{**FAST, "epochs": 2}).fit(X[:80], y[:80])
+    expected = clf.predict_proba(X[80:])
+    again = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(again.predict_proba(X[80:]), expected)
+    joblib.dump(clf, tmp_path / "m.joblib")
+    loaded = joblib.load(tmp_path / "m.joblib")
+    loaded.set_params(device="cpu")
+    np.testing.assert_array_equal(loaded.predict_proba(X[80:]), expected)
+    assert next(loaded.net_.module_.parameters()).device.type == "cpu"
+    # the validation data is not carried inside the model
+    assert len(pickle.dumps(clf)) < 2 * len(pickle.dumps(clf.net_.module_.state_dict()))
+
+
+def test_pipeline_cross_validation_and_grid_search(tiny_us8k):
+    d, _ = tiny_us8k
+    pipe = make_pipeline(AudioLoader(duration=1.0), LogMelPatches(segment_seconds=0.5),
+                         MarginEmbeddingClassifier(width=0.25, epochs=1, batch_size=16,
+                                                   random_state=0),
+                         CentroidClassifier())
+    scores = cross_val_score(pipe, list(d.data), d.target, cv=urbansound8k_cv(d.fold), n_jobs=2)
+    assert scores.shape == (2,)
+    grid = GridSearchCV(pipe, {"marginembeddingclassifier__loss": ["softmax", "cosface"]},
+                        cv=urbansound8k_cv(d.fold), n_jobs=1).fit(list(d.data), d.target)
+    assert grid.best_params_["marginembeddingclassifier__loss"] in ("softmax", "cosface")
+    fitted = grid.best_estimator_
+    again = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(again.predict(list(d.data[:5])), fitted.predict(list(d.data[:5])))
+
+
+def test_bad_input(patches):
+    X, y, _ = patches
+    clf = MarginEmbeddingClassifier(**{**FAST, "epochs": 1})
+    with pytest.raises(NotFittedError):
+        clf.predict(X)
+    with pytest.raises(ValueError, match="got 2-D"):
+        clone(clf).fit(X[:, 0, :, 0], y)
+    with pytest.raises(ValueError, match="got 5-D"):
+        clone(clf).fit(X[..., None], y)
+    bad = X.copy()
+    bad[0, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        clone(clf).fit(bad, y)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        clone(clf).fit(X[:10], np.zeros(10))
+    with pytest.raises(ValueError, match="loss"):
+        MarginEmbeddingClassifier(loss="cosfce").fit(X, y)
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA is not available"):
+            MarginEmbeddingClassifier(device="cuda").fit(X, y)
+    fitted = clone(clf).fit(X[:48], y[:48])
+    unseen = y[:48].copy()
+    unseen[0] = 99
+    with pytest.raises(ValueError, match=r"label\(s\) \[99\].*enroll"):
+        fitted.score(X[:48], unseen)
+    with pytest.raises(ValueError, match="mel bands"):
+        fitted.predict(X[:, :, :64])
+    # plain (n, n_mels, n_frames) input is one segment per clip
+    assert fitted.transform(X[:3, 0]).shape == (3, 1, 32)
