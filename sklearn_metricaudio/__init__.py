@@ -5,7 +5,7 @@ Pipelines and cross-validators with predefined UrbanSound8K folds.
 """
 
 from .datasets import load_urbansound8k, make_urban_sounds, urbansound8k_cv
-from .features import AudioLoader, LogMelPatches, MFCCStats
+from .features import AudioLoader, INSTransformer, LogMelPatches, MFCCStats
 from .models import (CentroidClassifier, GaussianMixtureClassifier, MarginEmbeddingClassifier,
                      SegmentAggregateClassifier)
 
@@ -15,6 +15,7 @@ __all__ = [
     "AudioLoader",
     "MFCCStats",
     "LogMelPatches",
+    "INSTransformer",
     "GaussianMixtureClassifier",
     "SegmentAggregateClassifier",
     "MarginEmbeddingClassifier",

@@ -104,3 +104,17 @@ def test_cli_evaluate_on_the_official_layout(tiny_us8k, tmp_path, capsys):
     table = [line for line in out.splitlines() if "%" in line or line.startswith(("air", "siren"))]
     assert table == [line for line in again.splitlines()
                      if "%" in line or line.startswith(("air", "siren"))]
+
+
+def test_cli_ins_prints_the_table_and_draws(tmp_path, capsys):
+    import soundfile as sf
+
+    sr = 8000
+    t = np.arange(sr) / sr
+    sf.write(tmp_path / "chirp.wav", np.sin(2 * np.pi * (200 * t + 1500 * t ** 2)), sr)
+    rc = main(["ins", str(tmp_path / "chirp.wav"), "--sr", str(sr), "--duration", "1.0",
+               "--n-surrogates", "10", "--plot", str(tmp_path / "ins.png")])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "T_h (ms)" in out and out.count("non-stationary") >= 8  # a chirp, at every scale
+    assert (tmp_path / "ins.png").read_bytes()[:4] == b"\x89PNG"
