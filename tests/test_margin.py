@@ -162,3 +162,14 @@ def test_bad_input(patches):
         fitted.predict(X[:, :, :64])
     # plain (n, n_mels, n_frames) input is one segment per clip
     assert fitted.transform(X[:3, 0]).shape == (3, 1, 32)
+
+
+def test_cosine_schedule_anneals_the_learning_rate():
+    rng = np.random.default_rng(3)
+    X, y = _bands(6, [0, 1], rng)
+    const = MarginEmbeddingClassifier(width=0.25, epochs=3, batch_size=8, lr=0.01,
+                                      validation_split=None, random_state=0).fit(X, y)
+    cos = clone(const).set_params(lr_schedule="cosine").fit(X, y)
+    assert const.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(0.01)
+    # after T_max = epochs steps, CosineAnnealingLR reaches its floor of 0
+    assert cos.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)

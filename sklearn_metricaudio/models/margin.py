@@ -157,6 +157,9 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         SGD with momentum (the paper's recipe: SGD, learning rate 0.005,
         batches of 32, 20 epochs, best epoch by validation accuracy), or AdamW.
     lr : float, default=0.005
+    lr_schedule : {"constant", "cosine"}, default="constant"
+        ``"cosine"`` anneals the learning rate to 0 over ``epochs`` (skorch's
+        ``LRScheduler`` with ``CosineAnnealingLR``).
     momentum : float, default=0.9
         SGD momentum (not stated in the paper; 0.9 is the usual choice).
     weight_decay : float, default=1e-4
@@ -222,6 +225,7 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         "batch_size": [Interval(numbers.Integral, 2, None, closed="left")],
         "optimizer": [StrOptions({"sgd", "adam"})],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "lr_schedule": [StrOptions({"constant", "cosine"})],
         "momentum": [Interval(numbers.Real, 0, 1, closed="left")],
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
         "mask_fraction": [Interval(numbers.Real, 0, 1, closed="left")],
@@ -233,8 +237,8 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
     }
 
     def __init__(self, loss="cosface", margin=None, scale=None, width=1.0, embedding_dim=32,
-                 epochs=20, batch_size=32, optimizer="sgd", lr=0.005, momentum=0.9,
-                 weight_decay=1e-4,
+                 epochs=20, batch_size=32, optimizer="sgd", lr=0.005, lr_schedule="constant",
+                 momentum=0.9, weight_decay=1e-4,
                  mask_fraction=0.15, random_crop=False, validation_split=0.1, device="cpu",
                  random_state=None, verbose=0):
         self.loss = loss
@@ -246,6 +250,7 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         self.batch_size = batch_size
         self.optimizer = optimizer
         self.lr = lr
+        self.lr_schedule = lr_schedule
         self.momentum = momentum
         self.weight_decay = weight_decay
         self.mask_fraction = mask_fraction
@@ -330,10 +335,15 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         scale = scale if self.scale is None else self.scale
 
         callbacks = []
+        if self.lr_schedule == "cosine":
+            from skorch.callbacks import LRScheduler
+
+            callbacks.append(("lr_schedule", LRScheduler(
+                policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=self.epochs)))
         if self.validation_split is not None:
             ref = rng.choice(seg.shape[0], size=min(seg.shape[0], 256), replace=False)
-            callbacks = [("centroid_validation", _CentroidValidation(
-                seg[ref], seg_y[ref], X[~train], y_enc[~train]))]
+            callbacks.append(("centroid_validation", _CentroidValidation(
+                seg[ref], seg_y[ref], X[~train], y_enc[~train])))
         net = _MarginNet(
             module=EmbeddingNet,
             module__n_mels=n_mels,
@@ -362,7 +372,7 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         net.fit(fit_X, fit_y)
         self.net_ = net
         self.history_ = [dict(h) for h in net.history]
-        if callbacks:
+        if self.validation_split is not None:
             self.best_epoch_ = int(dict(net.callbacks_)["centroid_validation"].best_epoch_)
         else:
             self.best_epoch_ = len(net.history)
