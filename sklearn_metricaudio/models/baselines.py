@@ -20,8 +20,9 @@ from sklearn.svm import LinearSVC
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._validation import check_clip_labels
 
 __all__ = ["GaussianMixtureClassifier", "SegmentAggregateClassifier"]
 
@@ -75,13 +76,7 @@ class _FrameClassifierMixin:
         return X.reshape(n * t, f), np.repeat(y, t)
 
     def _fit_targets(self, y, n_clips):
-        if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
-        y = check_array(y, ensure_2d=False, dtype=None, ensure_all_finite=True, input_name="y")
-        y = column_or_1d(y, warn=True)
-        if y.shape[0] != n_clips:
-            raise ValueError(f"y must hold one label per clip ({n_clips}), got {y.shape[0]}")
-        check_classification_targets(y)
+        y = check_clip_labels(self, y, n_clips)
         self.classes_, y_enc = np.unique(y, return_inverse=True)
         if self.classes_.shape[0] < 2:
             raise ValueError(

@@ -7,20 +7,11 @@ from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-__all__ = ["CentroidClassifier", "check_known_labels"]
+from ._validation import check_clip_labels, check_known_labels
 
-
-def check_known_labels(estimator, y):
-    """Raise a clear error if ``y`` holds labels the estimator has never seen."""
-    unseen = np.setdiff1d(np.unique(np.asarray(y)), estimator.classes_)
-    if unseen.size:
-        raise ValueError(
-            f"y contains label(s) {unseen.tolist()} that {type(estimator).__name__} was not "
-            f"fitted on (known: {estimator.classes_.tolist()}); enroll them first"
-        )
+__all__ = ["CentroidClassifier"]
 
 
 class CentroidClassifier(ClassifierMixin, BaseEstimator):
@@ -109,14 +100,7 @@ class CentroidClassifier(ClassifierMixin, BaseEstimator):
         return labels, sums, counts.astype(np.float64)
 
     def _targets(self, y, n):
-        if y is None:
-            raise ValueError("CentroidClassifier requires y to be passed, but the target y is None")
-        y = check_array(y, ensure_2d=False, dtype=None, ensure_all_finite=True, input_name="y")
-        y = column_or_1d(y, warn=True)
-        if y.shape[0] != n:
-            raise ValueError(f"y must hold one label per clip ({n}), got {y.shape[0]}")
-        check_classification_targets(y)
-        return y
+        return check_clip_labels(self, y, n)
 
     def _set_centroids(self, labels, sums, counts):
         self.classes_, self.sums_, self.counts_ = labels, sums, counts

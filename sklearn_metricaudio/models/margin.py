@@ -10,7 +10,6 @@ from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_random_state, column_or_1d
 
 import torch
@@ -20,7 +19,8 @@ from skorch.callbacks import Callback
 from .._torch import batch_slices, resolve_device, to_tensor
 from ._losses import DEFAULTS, LOSSES, NPairLoss
 from ._mobilenet import EmbeddingNet
-from .centroid import CentroidClassifier, check_known_labels
+from ._validation import check_clip_labels, check_known_labels
+from .centroid import CentroidClassifier
 
 __all__ = ["MarginEmbeddingClassifier"]
 
@@ -301,12 +301,7 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         """
         self._validate_params()
         X = _as_segments(X)
-        if y is None:
-            raise ValueError("MarginEmbeddingClassifier requires y, but the target y is None")
-        y = column_or_1d(check_array(y, ensure_2d=False, dtype=None, input_name="y"), warn=True)
-        if y.shape[0] != X.shape[0]:
-            raise ValueError(f"y must hold one label per clip ({X.shape[0]}), got {y.shape[0]}")
-        check_classification_targets(y)
+        y = check_clip_labels(self, y, X.shape[0])
         self.classes_, y_enc = np.unique(y, return_inverse=True)
         if self.classes_.size < 2:
             raise ValueError(
