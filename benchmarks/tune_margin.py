@@ -23,11 +23,19 @@ ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDe
 ap.add_argument("configs", nargs="+")
 ap.add_argument("--folds", type=int, nargs="+", default=[1, 2, 3])
 ap.add_argument("--segment-seconds", type=float, default=1.0)
+ap.add_argument("--hop-length", type=int, default=512)
+ap.add_argument("--esc10", default=None, help="ESC-10 path: its 5-s real clips and folds instead")
 args = ap.parse_args()
 
-d = make_urban_sounds(n_per_class=40, random_state=0)
-P = LogMelPatches(segment_seconds=args.segment_seconds).transform(
-    AudioLoader(duration=4.0).transform(list(d.data)))
+if args.esc10:
+    from bench_baselines import _esc10  # same folder
+
+    d = _esc10(args.esc10)
+    wave = AudioLoader(duration=5.0, n_jobs=2).transform(d.filenames)
+else:
+    d = make_urban_sounds(n_per_class=40, random_state=0)
+    wave = AudioLoader(duration=4.0).transform(list(d.data))
+P = LogMelPatches(segment_seconds=args.segment_seconds, hop_length=args.hop_length).transform(wave)
 for text in args.configs:
     cfg = {"width": 0.25, "random_state": 0, **eval(text, {"dict": dict})}
     accs, t0 = [], time.perf_counter()
