@@ -144,6 +144,36 @@ def cmd_ins(args):
     return 0
 
 
+def cmd_predict(args):
+    import joblib
+
+    model = joblib.load(args.model)
+    # a model fitted on a GPU predicts on this machine's CPU
+    devices = {k: "cpu" for k in _deep_params(model) if k == "device" or k.endswith("__device")}
+    if devices:
+        model.set_params(**devices)
+    files = list(args.files)
+    labels = model.predict(files)
+    if hasattr(model, "predict_proba"):
+        scores, kind = model.predict_proba(files), "probability"
+    else:
+        scores, kind = model.decision_function(files), "score"
+    scores = np.atleast_2d(scores)
+    classes = getattr(model, "classes_", np.arange(scores.shape[1]))
+    print(f"{'file':<40}{'label':>18}   {kind} per class")
+    for f, label, row in zip(files, labels, scores):
+        per = "  ".join(f"{c}={v:.3f}" for c, v in zip(classes, row))
+        print(f"{str(f)[-40:]:<40}{str(label):>18}   {per}")
+    return 0
+
+
+def _deep_params(model):
+    try:
+        return model.get_params(deep=True)
+    except Exception:  # not a scikit-learn estimator
+        return {}
+
+
 def _ins_by_class(data, per_class=2, seconds=1.0, n_surrogates=20, random_state=0):
     """Mean max-INS per class on a few short excerpts (the INS is costly: 50 FFT passes)."""
     from .features import AudioLoader, INSTransformer
@@ -181,6 +211,11 @@ def build_parser():
     e.add_argument("--no-cache", action="store_true", help="do not cache features on disk")
     common(e)
     e.set_defaults(func=cmd_evaluate)
+
+    pr = sub.add_parser("predict", help="label audio files with a saved (joblib) pipeline")
+    pr.add_argument("model", help="a joblib file holding a fitted pipeline that takes file paths")
+    pr.add_argument("files", nargs="+", help="audio files (wav, flac, ogg)")
+    pr.set_defaults(func=cmd_predict)
 
     i = sub.add_parser("ins", help="index of non-stationarity of audio files (paper Fig. 1)")
     i.add_argument("files", nargs="+", help="audio files (wav, flac, ogg)")

@@ -118,3 +118,19 @@ def test_cli_ins_prints_the_table_and_draws(tmp_path, capsys):
     assert rc == 0
     assert "T_h (ms)" in out and out.count("non-stationary") >= 8  # a chirp, at every scale
     assert (tmp_path / "ins.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cli_predict_labels_files_with_a_saved_pipeline(tiny_us8k, tmp_path, capsys):
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+
+    _, root = tiny_us8k
+    data = load_urbansound8k(root)
+    pipe = _pipe(SegmentAggregateClassifier(LogisticRegression(max_iter=200))).fit(
+        data.filenames, data.target)
+    joblib.dump(pipe, tmp_path / "model.joblib")
+    assert main(["predict", str(tmp_path / "model.joblib"), *data.filenames[:3]]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "probability per class" in out[0] and len(out) == 4
+    expected = pipe.predict(data.filenames[:3])
+    assert [line.split()[1] for line in out[1:]] == [str(e) for e in expected]
