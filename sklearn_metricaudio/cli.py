@@ -42,7 +42,7 @@ def _features(filenames, *, sr, duration, cache_dir, n_jobs):
     if cache_dir is not None:
         compute = Memory(str(cache_dir), verbose=0).cache(compute)
     files = [str(f) for f in filenames]
-    fingerprint = [(os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in files]
+    fingerprint = [(st.st_size, st.st_mtime_ns) for st in map(os.stat, files)]
     params = (loader.get_params(), mfcc.get_params(), __version__)
     return compute(files, fingerprint, params)
 

@@ -13,7 +13,6 @@ import scipy.special
 import scipy.stats
 from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.base import clone
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_metricaudio.features.ins import (INSTransformer, default_scales,
                                               draw_surrogate_phases, format_ins_table,
@@ -302,28 +301,8 @@ def test_in_a_pipeline():
     assert out.shape == (2, 2) and out[1].min() > out[0].max()
 
 
-# The common checks feed clips of 2-30 samples: too short for any analysis window.
-_SHORT = "the checks' clips of a few samples are shorter than the smallest INS window"
-_STATELESS = "stateless over clips of any length: no n_features_in_ to enforce"
-_EXPECTED = {name: _SHORT for name in [
-    "check_fit_score_takes_y", "check_estimators_dtypes", "check_dtype_object",
-    "check_pipeline_consistency", "check_estimators_pickle", "check_f_contiguous_array_estimator",
-    "check_transformer_data_not_an_array", "check_transformer_general",
-    "check_transformers_unfitted_stateless", "check_methods_sample_order_invariance",
-    "check_methods_subset_invariance", "check_dict_unchanged", "check_fit_idempotent",
-    "check_fit2d_1sample", "check_fit2d_1feature", "check_fit_check_is_fitted",
-    "check_positive_only_tag_during_fit", "check_readonly_memmap_input",
-    "check_estimators_overwrite_params", "check_estimators_fit_returns_self",
-    "check_dont_overwrite_parameters", "check_estimators_nan_inf", "check_fit2d_predict1d",
-]}
-_EXPECTED.update({"check_n_features_in_after_fitting": _STATELESS,
-                  "check_n_features_in": _STATELESS})
-
-
-@parametrize_with_checks([INSTransformer(n_surrogates=5, random_state=0)],
-                         expected_failed_checks=lambda est: _EXPECTED)
-def test_sklearn_common_checks(estimator, check):
-    check(estimator)
+# The scikit-learn common checks for INSTransformer live in tests/test_transformer_checks.py,
+# with the other waveform transformers.
 
 
 # ----------------------------------------------------------------------------- reporting
