@@ -4,7 +4,8 @@ scikit-learn compatible transformers and classifiers that compose into
 Pipelines and cross-validators with predefined UrbanSound8K folds.
 """
 
-from .datasets import load_urbansound8k, make_urban_sounds, urbansound8k_cv
+from .datasets import (load_esc50, load_urbansound8k, make_urban_sounds, predefined_fold_cv,
+                       urbansound8k_cv)
 from .features import AudioLoader, INSTransformer, LogMelPatches, MFCCStats
 from .models import (CentroidClassifier, GaussianMixtureClassifier, MarginEmbeddingClassifier,
                      SegmentAggregateClassifier)
@@ -22,5 +23,7 @@ __all__ = [
     "CentroidClassifier",
     "load_urbansound8k",
     "urbansound8k_cv",
+    "load_esc50",
+    "predefined_fold_cv",
     "make_urban_sounds",
 ]

@@ -6,8 +6,9 @@ import csv
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import PredefinedSplit
 from sklearn.utils import Bunch
+
+from ._folds import predefined_fold_cv
 
 __all__ = ["load_urbansound8k", "urbansound8k_cv", "US8K_CLASSES", "PAPER8_CLASSES"]
 
@@ -150,6 +151,9 @@ def load_urbansound8k(root, *, classes="paper8", salience="foreground", check_fi
 def urbansound8k_cv(fold):
     """Predefined-fold cross-validation: test split ``k`` is the clips of fold ``k``.
 
+    The paper's name for :func:`~sklearn_metricaudio.predefined_fold_cv`,
+    which works the same way for any data set with a fold column.
+
     Parameters
     ----------
     fold : array-like of int, shape (n_clips,)
@@ -167,11 +171,4 @@ def urbansound8k_cv(fold):
     >>> [test.tolist() for _, test in cv.split()]
     [[0, 2], [1], [3]]
     """
-    fold = np.asarray(fold)
-    if fold.ndim != 1 or fold.size == 0:
-        raise ValueError(f"fold must be a non-empty 1-D array of fold numbers, got shape {fold.shape}")
-    if fold.dtype.kind not in "iu":
-        raise ValueError(f"fold must hold integers, got dtype {fold.dtype}")
-    if np.unique(fold).size < 2:
-        raise ValueError(f"cross-validation needs at least 2 folds, got {np.unique(fold).tolist()}")
-    return PredefinedSplit(test_fold=fold)
+    return predefined_fold_cv(fold)
