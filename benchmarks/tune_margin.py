@@ -1,14 +1,22 @@
-"""Accuracy of MarginEmbeddingClassifier settings on the synthetic set, a few folds at a time.
+"""Accuracy of MarginEmbeddingClassifier settings, a few folds at a time.
 
 Usage::
 
     python benchmarks/tune_margin.py "dict(epochs=20)" "dict(epochs=20, width=0.5)" \
-        [--folds 1 2 3] [--segment-seconds 1.0]
+        [--folds 1 2 3] [--segment-seconds 1.0] [--hop-length 512] [--device cpu]
+    python benchmarks/tune_margin.py --esc10 ../shared/data/ESC-10 "dict(epochs=30)" ...
+    # features computed once and carried elsewhere (e.g. to a GPU machine):
+    python benchmarks/tune_margin.py --esc10 ../shared/data/ESC-10 --hop-length 256 \
+        --save-logmel esc10_hop256.npz
+    python benchmarks/tune_margin.py --logmel esc10_hop256.npz --decimate 2 "dict(epochs=30)"
 
 Each argument is a dict of MarginEmbeddingClassifier parameters (width 0.25 unless given). Prints
 balanced accuracy per fold, the mean, seconds per fold, the kept epoch and the validation-accuracy
-curve, on make_urban_sounds(n_per_class=40, random_state=0) (the demo's set; MFCC + GMM scores
-73.4 % over its 10 folds).
+curve. Data: make_urban_sounds(n_per_class=40, random_state=0) (the demo's set; MFCC + GMM scores
+73.4 % over its 10 folds), ESC-10 (``--esc10``; its 5 folds), or a saved whole-clip log-mel
+(``--logmel``: arrays ``X`` (clips, mels, frames) in dB, ``y``, ``fold``, ``hop``, ``sr``).
+``--decimate k`` keeps every k-th frame, which with the same ``n_fft`` is exactly the log-mel at
+``k`` times the hop.
 """
 
 import argparse
@@ -19,31 +27,67 @@ from sklearn.metrics import balanced_accuracy_score
 
 from sklearn_metricaudio import AudioLoader, LogMelPatches, MarginEmbeddingClassifier, make_urban_sounds
 
-ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-ap.add_argument("configs", nargs="+")
-ap.add_argument("--folds", type=int, nargs="+", default=[1, 2, 3])
-ap.add_argument("--segment-seconds", type=float, default=1.0)
-ap.add_argument("--hop-length", type=int, default=512)
-ap.add_argument("--esc10", default=None, help="ESC-10 path: its 5-s real clips and folds instead")
-args = ap.parse_args()
 
-if args.esc10:
-    from bench_baselines import _esc10  # same folder
+def _whole_clip_logmel(args):
+    if args.esc10:
+        from bench_baselines import _esc10  # same folder
 
-    d = _esc10(args.esc10)
-    wave = AudioLoader(duration=5.0, n_jobs=2).transform(d.filenames)
-else:
-    d = make_urban_sounds(n_per_class=40, random_state=0)
-    wave = AudioLoader(duration=4.0).transform(list(d.data))
-P = LogMelPatches(segment_seconds=args.segment_seconds, hop_length=args.hop_length).transform(wave)
-for text in args.configs:
-    cfg = {"width": 0.25, "random_state": 0, **eval(text, {"dict": dict})}
-    accs, t0 = [], time.perf_counter()
-    for f in args.folds:
-        tr, te = d.fold != f, d.fold == f
-        clf = MarginEmbeddingClassifier(**cfg).fit(P[tr], d.target[tr])
-        accs.append(balanced_accuracy_score(d.target[te], clf.predict(P[te])))
-    curve = [round(h.get("valid_acc", float("nan")), 2) for h in clf.history_]
-    print(f"{text}: folds {np.round(accs, 3).tolist()} mean {np.mean(accs):.3f} "
-          f"({(time.perf_counter() - t0) / len(args.folds):.1f} s/fold; kept epoch "
-          f"{clf.best_epoch_}; valid acc {curve})", flush=True)
+        d = _esc10(args.esc10)
+        wave = AudioLoader(duration=args.duration or 5.0, n_jobs=2).transform(d.filenames)
+    else:
+        d = make_urban_sounds(n_per_class=40, random_state=0)
+        wave = AudioLoader(duration=args.duration or 4.0).transform(list(d.data))
+    lm = LogMelPatches(hop_length=args.hop_length, n_mels=args.n_mels, device=args.device,
+                       segment_seconds=wave.shape[1] / 22050).transform(wave)[:, 0]
+    return lm, d.target, d.fold, args.hop_length
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("configs", nargs="*")
+    ap.add_argument("--folds", type=int, nargs="+", default=None, help="default: 1 2 3")
+    ap.add_argument("--segment-seconds", type=float, default=1.0)
+    ap.add_argument("--hop-length", type=int, default=512)
+    ap.add_argument("--n-mels", type=int, default=128)
+    ap.add_argument("--duration", type=float, default=None,
+                    help="clip length in s (cut or repeat-padded); default 4 (synthetic), 5 (ESC-10)")
+    ap.add_argument("--esc10", default=None, help="ESC-10 path: its 5-s real clips and folds instead")
+    ap.add_argument("--logmel", default=None, help="saved whole-clip log-mel (.npz) instead")
+    ap.add_argument("--save-logmel", default=None, help="write the whole-clip log-mel here and stop")
+    ap.add_argument("--decimate", type=int, default=1)
+    ap.add_argument("--device", default="cpu")
+    args = ap.parse_args()
+
+    if args.logmel:
+        z = np.load(args.logmel)
+        lm, y, fold, hop = z["X"].astype(np.float32), z["y"], z["fold"], int(z["hop"])
+    else:
+        lm, y, fold, hop = _whole_clip_logmel(args)
+    if args.save_logmel:
+        np.savez(args.save_logmel, X=lm.astype(np.float16), y=y, fold=fold, hop=hop, sr=22050)
+        print(f"saved {lm.shape} log-mel at hop {hop} to {args.save_logmel}")
+        return
+    lm = lm[:, :, ::args.decimate]
+    hop *= args.decimate
+    f = max(1, int(round(args.segment_seconds * 22050 / hop)))
+    n_seg = lm.shape[2] // f
+    P = np.ascontiguousarray(lm[:, :, : n_seg * f].reshape(lm.shape[0], lm.shape[1], n_seg, f)
+                             .transpose(0, 2, 1, 3))
+    folds = args.folds or [1, 2, 3]
+    print(f"# patches {P.shape} (hop {hop}), folds {folds}, device {args.device}", flush=True)
+    for text in args.configs:
+        cfg = {"width": 0.25, "random_state": 0, "device": args.device,
+               **eval(text, {"dict": dict})}
+        accs, t0 = [], time.perf_counter()
+        for k in folds:
+            tr, te = fold != k, fold == k
+            clf = MarginEmbeddingClassifier(**cfg).fit(P[tr], y[tr])
+            accs.append(balanced_accuracy_score(y[te], clf.predict(P[te])))
+        curve = [round(h.get("valid_acc", float("nan")), 2) for h in clf.history_]
+        print(f"{text}: folds {np.round(accs, 3).tolist()} mean {np.mean(accs):.3f} "
+              f"({(time.perf_counter() - t0) / len(folds):.1f} s/fold; kept epoch "
+              f"{clf.best_epoch_}; valid acc {curve})", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -133,16 +133,18 @@ def test_mfcc_input_errors():
         MFCCStats(window_seconds=-1).fit()
 
 
-def test_logmel_matches_librosa(rng):
+@pytest.mark.parametrize("hop", [None, 512])
+def test_logmel_matches_librosa(rng, hop):
     X = _signals(rng, seconds=3.0)
-    est = LogMelPatches(segment_seconds=1.0)
+    est = LogMelPatches(segment_seconds=1.0) if hop is None else LogMelPatches(hop_length=hop)
+    hop = hop or 256  # the default
     P = est.fit_transform(X)
     f = est.frames_per_segment
-    assert f == round(SR / 512) == 43
-    assert P.shape == (3, 3, 128, 43)
+    assert f == round(SR / hop)
+    assert P.shape == (3, 3, 128, f)
     for i in range(len(X)):
         S = librosa.power_to_db(
-            librosa.feature.melspectrogram(y=X[i], sr=SR, n_fft=1024, hop_length=512, n_mels=128),
+            librosa.feature.melspectrogram(y=X[i], sr=SR, n_fft=1024, hop_length=hop, n_mels=128),
             top_db=None)
         ref = np.stack([S[:, k * f:(k + 1) * f] for k in range(3)])
         np.testing.assert_allclose(P[i], ref, atol=0.01)  # dB
@@ -150,7 +152,9 @@ def test_logmel_matches_librosa(rng):
 
 def test_logmel_patch_frames_and_too_short(rng):
     X = _signals(rng, n=2, seconds=4.0)
-    P = LogMelPatches(patch_frames=128).fit_transform(X)
+    # center=True: 1 + 88200 // hop frames -> 345 at hop 256 (2 patches), 173 at 512 (1 patch)
+    assert LogMelPatches(patch_frames=128).fit_transform(X).shape == (2, 2, 128, 128)
+    P = LogMelPatches(patch_frames=128, hop_length=512).fit_transform(X)
     assert P.shape == (2, 1, 128, 128)
     with pytest.raises(ValueError, match="too short.*LogMelPatches"):
         LogMelPatches(segment_seconds=5.0).transform(X)

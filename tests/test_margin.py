@@ -35,8 +35,8 @@ def _bands(n_per_class, classes, rng, n_mels=32, n_frames=32):
 def patches():
     d = make_urban_sounds(n_per_class=16, n_folds=4, min_duration=1.0, max_duration=2.0,
                           random_state=3)
-    X = make_pipeline(AudioLoader(duration=2.0), LogMelPatches(segment_seconds=1.0)).transform(
-        list(d.data))
+    X = make_pipeline(AudioLoader(duration=2.0),
+                      LogMelPatches(segment_seconds=1.0, hop_length=512)).transform(list(d.data))
     return X, d.target, d.fold
 
 
@@ -119,7 +119,7 @@ def test_pickle_and_joblib_round_trip(patches, tmp_path):
 
 def test_pipeline_cross_validation_and_grid_search(tiny_us8k):
     d, _ = tiny_us8k
-    pipe = make_pipeline(AudioLoader(duration=1.0), LogMelPatches(segment_seconds=0.5),
+    pipe = make_pipeline(AudioLoader(duration=1.0), LogMelPatches(segment_seconds=0.5, hop_length=512),
                          MarginEmbeddingClassifier(width=0.25, epochs=1, batch_size=16,
                                                    random_state=0),
                          CentroidClassifier())
@@ -173,3 +173,49 @@ def test_cosine_schedule_anneals_the_learning_rate():
     assert const.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(0.01)
     # after T_max = epochs steps, CosineAnnealingLR reaches its floor of 0
     assert cos.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_level_norm_makes_embeddings_gain_invariant():
+    rng = np.random.default_rng(5)
+    X, y = _bands(8, [0, 1], rng)
+    on = MarginEmbeddingClassifier(**{**FAST, "epochs": 2, "level_norm": True,
+                                      "validation_split": None}).fit(X, y)
+    off = MarginEmbeddingClassifier(**{**FAST, "epochs": 2}).fit(X, y)
+    louder = X + 12.0  # +12 dB on every bin: the same recording, 4x the amplitude
+    np.testing.assert_allclose(on.transform(louder), on.transform(X), atol=1e-4)
+    assert np.abs(off.transform(louder) - off.transform(X)).max() > 1e-2  # the test can fail
+    # the band statistics are taken on the level-normalised training segments (all of X here)
+    seg = X.reshape(-1, 1, *X.shape[2:])
+    seg = seg - seg.mean(axis=(2, 3), keepdims=True)
+    np.testing.assert_allclose(on.net_.module_.band_mean.flatten().numpy(),
+                               seg.mean(axis=(0, 1, 3)), atol=1e-5)
+
+
+def test_mixup_step_is_the_mixture_of_the_two_losses():
+    from skorch.utils import to_tensor
+
+    from sklearn_metricaudio.models._losses import LOSSES
+
+    rng = np.random.default_rng(6)
+    X, y = _bands(6, [0, 1, 2], rng)
+    clf = MarginEmbeddingClassifier(**{**FAST, "epochs": 1, "mixup": 0.4, "mask_fraction": 0.0,
+                                       "validation_split": None}).fit(X, y)
+    net = clf.net_
+    xb = to_tensor(X[:8, 0][:, None], "cpu")
+    yb = torch.as_tensor(np.searchsorted(clf.classes_, y[:8]))
+    torch.manual_seed(123)
+    step = net.train_step_single((xb, yb))
+    # redo the draws in the same order, then the loss by hand
+    torch.manual_seed(123)
+    lam = float(np.random.default_rng(int(torch.randint(2 ** 31 - 1, ()))).beta(0.4, 0.4))
+    perm = torch.randperm(8)
+    net.module_.train()
+    with torch.no_grad():
+        emb = net.module_(lam * xb + (1 - lam) * xb[perm])
+        crit = net.criterion_
+        want = lam * crit(emb, yb) + (1 - lam) * crit(emb, yb[perm])
+        plain = crit(emb, yb)
+    assert 0.0 < lam < 1.0
+    assert float(step["loss"]) == pytest.approx(float(want), rel=1e-4)
+    assert float(step["loss"]) != pytest.approx(float(plain), rel=1e-3)
+    assert isinstance(crit, LOSSES["cosface"])

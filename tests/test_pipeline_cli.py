@@ -72,21 +72,52 @@ def test_paper_baselines_beat_chance_on_synthetic_sounds():
 
 def test_cli_demo_prints_tables_and_writes_figures(tmp_path, capsys):
     rc = main(["demo", "--n-per-class", "10", "--data-home", str(tmp_path / "home"),
-               "--out", str(tmp_path / "out"), "--n-jobs", "1"])
+               "--out", str(tmp_path / "out"), "--n-jobs", "1", "--epochs", "1", "--no-ins"])
     out = capsys.readouterr().out
     assert rc == 0
-    assert out.count("Average balanced accuracy") == 2
+    assert out.count("Average balanced accuracy") == 3  # the paper's three models
     assert "MFCC + GMM" in out and "MFCC + SVM" in out
-    for name in ("confusion_gmm.png", "roc_gmm.png", "confusion_svm.png", "roc_svm.png"):
+    assert "log-mel + MobileNet (cosface, centroids)" in out
+    assert "log-mel patches (80, 4, 128, 86)" in out
+    summary = out[out.rindex("model "):].splitlines()
+    assert [line.split()[0] for line in summary[1:4]] == ["gmm", "svm", "cosface"]
+    for name in ("confusion_gmm.png", "roc_gmm.png", "confusion_svm.png", "roc_svm.png",
+                 "confusion_cosface.png", "roc_cosface.png"):
         png = tmp_path / "out" / name
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_cli_errors_are_clear(tmp_path, capsys):
     assert main(["evaluate", "--data", str(tmp_path / "missing")]) == 2
-    assert "root directory not found" in capsys.readouterr().err
+    assert str(tmp_path / "missing") in capsys.readouterr().err
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "notes.txt").write_text("not a data set")
+    assert main(["evaluate", "--data", str(tmp_path / "foreign")]) == 2
+    err = capsys.readouterr().err
+    assert "esc50.csv" in err and "UrbanSound8K.csv" in err  # every layout looked for
     with pytest.raises(SystemExit):
         main(["demo", "--model", "knn", "--data-home", str(tmp_path)])
+
+
+def test_cli_evaluate_recognises_the_esc10_layout(tmp_path, capsys):
+    import soundfile as sf
+
+    rng = np.random.default_rng(0)
+    root = tmp_path / "ESC-10"
+    for k, name in enumerate(["001 - Dog bark", "002 - Rain", "003 - Sea waves"]):
+        (root / name).mkdir(parents=True)
+        for fold in (1, 2):
+            for clip in range(3):
+                t = np.arange(8000) / 8000
+                x = 0.3 * np.sin(2 * np.pi * (300 + 900 * k) * t) + 0.05 * rng.normal(size=t.size)
+                sf.write(root / name / f"{fold}-{100 * k + 10 * fold + clip}-A.wav", x, 8000)
+    rc = main(["evaluate", "--data", str(root), "--model", "svm", "--n-jobs", "1", "--no-cache",
+               "--out", str(tmp_path / "out")])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "ESC-10: 18 clips, 2 folds" in out and "Dog bark" in out
+    assert "MFCC + SVM on ESC-10" in out
+    assert (tmp_path / "out" / "roc_svm.png").is_file()
 
 
 def test_cli_evaluate_on_the_official_layout(tiny_us8k, tmp_path, capsys):

@@ -6,13 +6,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.metrics import balanced_accuracy_score, confusion_matrix, roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler, label_binarize
 from sklearn.svm import LinearSVC
 from sklearn.utils import Bunch
+# scikit-learn's joblib wrappers carry the caller's config and warning filters to the workers
+from sklearn.utils.parallel import Parallel, delayed
 
 from .._io import atomic_path
 from ..datasets import urbansound8k_cv

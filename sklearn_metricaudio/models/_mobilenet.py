@@ -54,12 +54,17 @@ class EmbeddingNet(nn.Module):
     crop_frames : int or None
         In training, inputs longer than this are cut to a random window of
         ``crop_frames`` frames, drawn per example (random crops).
+    level_norm : bool
+        Subtract each patch's mean level (dB over all its bins) before the band
+        standardisation, so a gain change of the recording does not move the
+        input (``band_mean`` must then be taken on level-normalised patches).
     """
 
     def __init__(self, n_mels, width=1.0, embedding_dim=32, band_mean=None, band_std=None,
-                 mask_fraction=0.0, crop_frames=None):
+                 mask_fraction=0.0, crop_frames=None, level_norm=False):
         super().__init__()
         self.crop_frames = crop_frames
+        self.level_norm = bool(level_norm)
         mean = torch.zeros(n_mels) if band_mean is None else torch.as_tensor(band_mean).float()
         std = torch.ones(n_mels) if band_std is None else torch.as_tensor(band_std).float()
         self.register_buffer("band_mean", mean.reshape(1, 1, n_mels, 1))
@@ -97,6 +102,8 @@ class EmbeddingNet(nn.Module):
     def forward(self, x):
         if self.training and self.crop_frames and x.shape[-1] > self.crop_frames:
             x = self._crop(x)
+        if self.level_norm:
+            x = x - x.mean(dim=(2, 3), keepdim=True)
         x = (x - self.band_mean) / self.band_std
         if self.training and self.mask_fraction > 0:
             x = self._mask(x)
