@@ -5,32 +5,17 @@ Usage::
     python benchmarks/bench_baselines.py --esc10 ../shared/data/ESC-10
     python benchmarks/bench_baselines.py              # synthetic set, demo size
 
-ESC-10 is read here from its stand-alone layout (one folder per class,
-``fold-clipid-take.ogg``); a proper ``load_esc50`` belongs to the data layer
-(issue 6). Prints balanced accuracy (pooled and per fold) and times.
+ESC-10 is read with ``load_esc50(..., subset="esc10")`` (its stand-alone layout:
+one folder per class, ``fold-clipid-take.ogg``). Prints balanced accuracy (pooled
+and per fold) and times. ``bench_real.py`` adds the margin model.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
-
-import numpy as np
-from sklearn.utils import Bunch
-
-from sklearn_metricaudio import AudioLoader, MFCCStats, make_urban_sounds
+from sklearn_metricaudio import AudioLoader, MFCCStats, load_esc50, make_urban_sounds
 from sklearn_metricaudio.evaluation import evaluate_folds, paper_baselines
-
-
-def _esc10(root):
-    files = sorted(Path(root).glob("*/*.ogg"))
-    if not files:
-        raise SystemExit(f"no ESC-10 .ogg files under '{root}'")
-    names = sorted({f.parent.name for f in files})
-    return Bunch(filenames=[str(f) for f in files],
-                 target=np.array([names.index(f.parent.name) for f in files]),
-                 target_names=np.array(names), fold=np.array([int(f.name[0]) for f in files]))
 
 
 def main(argv=None):
@@ -40,8 +25,9 @@ def main(argv=None):
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     if args.esc10:
-        data, duration, label = _esc10(args.esc10), 5.0, "ESC-10 (real, 5 folds)"
-        X = AudioLoader(sr=22050, duration=duration, n_jobs=args.n_jobs).transform(data.filenames)
+        data = load_esc50(args.esc10, subset="esc10")
+        duration, label = 5.0, "ESC-10 (real, 5 folds)"
+        X = AudioLoader(sr=22050, duration=duration, n_jobs=args.n_jobs).transform(list(data.filenames))
     else:
         data, duration, label = make_urban_sounds(n_per_class=40, random_state=0), 4.0, \
             "synthetic urban sounds (10 folds)"

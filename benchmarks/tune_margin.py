@@ -25,15 +25,14 @@ import time
 import numpy as np
 from sklearn.metrics import balanced_accuracy_score
 
-from sklearn_metricaudio import AudioLoader, LogMelPatches, MarginEmbeddingClassifier, make_urban_sounds
+from sklearn_metricaudio import (AudioLoader, LogMelPatches, MarginEmbeddingClassifier, load_esc50,
+                                 make_urban_sounds)
 
 
 def _whole_clip_logmel(args):
     if args.esc10:
-        from bench_baselines import _esc10  # same folder
-
-        d = _esc10(args.esc10)
-        wave = AudioLoader(duration=args.duration or 5.0, n_jobs=2).transform(d.filenames)
+        d = load_esc50(args.esc10, subset="esc10")
+        wave = AudioLoader(duration=args.duration or 5.0, n_jobs=2).transform(list(d.filenames))
     else:
         d = make_urban_sounds(n_per_class=40, random_state=0)
         wave = AudioLoader(duration=args.duration or 4.0).transform(list(d.data))

@@ -17,9 +17,11 @@ the other way round):
    recording as an enrolled clip: among the five new classes (5-way) and among all ten
    (10-way, the known centroids present).
 
-The baseline is the same centroid classifier on standardised MFCC statistics (275 per clip;
-scaler fitted on the known classes). Accuracy is the mean (and standard deviation) over
-``draws`` random draws of the enrollment clips.
+The baseline is the same centroid classifier on standardised MFCC statistics (275 per analysis
+window, the windows playing the part of segments; scaler fitted on the known classes). Accuracy
+is the mean (and standard deviation) over ``draws`` random draws of the enrollment clips. The
+10-way figure scores the new classes' clips only (every clip of a known class was used to train
+the embedding), so it measures how often a new clip is pulled to a known centroid.
 """
 
 from __future__ import annotations
@@ -78,8 +80,10 @@ def main(argv=None):
         model.fit(patches[is_known], data.target[is_known])
         emb = model.transform(patches)  # (n_clips, n_segments, 32), the network is frozen now
         t_fit = time.perf_counter() - t0
-        scaler = StandardScaler().fit(mfcc[is_known])
-        feats = {"embedding": emb, "MFCC stats": scaler.transform(mfcc)}
+        d = mfcc.shape[-1]
+        scaler = StandardScaler().fit(mfcc[is_known].reshape(-1, d))  # per window
+        feats = {"embedding": emb,
+                 "MFCC stats": scaler.transform(mfcc.reshape(-1, d)).reshape(mfcc.shape)}
         label = ", ".join(str(data.target_names[c]) for c in new)
         for shots in args.shots:
             scores = {name: [] for name in feats}

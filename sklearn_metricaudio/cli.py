@@ -74,7 +74,8 @@ def _run_models(models, features, data, out_dir, n_jobs, label):
         cm = save_confusion_png(res, data.target_names, out_dir / f"confusion_{name}.png", title)
         roc = save_roc_png(res, data.target_names, out_dir / f"roc_{name}.png", title)
         print(f"figures: {cm}  {roc}", flush=True)
-        paper = PAPER_BALANCED_ACCURACY.get("metric" if kind == "logmel" else name)
+        # the paper's metric model is MobileNet + CosFace (Table III)
+        paper = PAPER_BALANCED_ACCURACY.get("metric" if name == "cosface" else name)
         summary.append((name, res, paper))
     print()
     print(f"{'model':<12}{'balanced acc. %':>16}{'per-fold mean':>15}{'paper (US8K) %':>16}")
@@ -101,6 +102,10 @@ def _pick_models(spec, random_state, *, metric_params=None, default=("gmm", "svm
         raise SystemExit(f"metricaudio: unknown --model {unknown}; choose from "
                          f"{list(_BASELINES + _LOSSES)}, a comma list, or all")
     baselines = paper_baselines(random_state=random_state)
+    if metric_params and "device" in metric_params and any(m in _LOSSES for m in wanted):
+        from ._torch import resolve_device
+
+        resolve_device(metric_params["device"])  # "cuda" without CUDA: fail before any model runs
     models = {}
     for m in wanted:
         if m in _BASELINES:
@@ -108,6 +113,7 @@ def _pick_models(spec, random_state, *, metric_params=None, default=("gmm", "svm
         else:
             est = MarginEmbeddingClassifier(loss=m, random_state=random_state,
                                             **(metric_params or {}))
+            est._validate_params()  # a bad --epochs / --width fails here, not after the baselines
             models[m] = ("logmel", est, f"log-mel + MobileNet ({m}, centroids)")
     return models
 
@@ -155,26 +161,31 @@ def cmd_demo(args):
 def _load_real(root, subset):
     """UrbanSound8K (paper 8 classes), ESC-50 or ESC-10, recognised by layout; clip length."""
     from .datasets import load_esc50, load_urbansound8k
+    from .datasets.esc50 import _CLASS_DIR
 
-    root = Path(root)
-    if (root / "metadata" / "UrbanSound8K.csv").is_file():
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise FileNotFoundError(f"--data {str(root)!r}: no such directory")
+    us8k, esc50 = root / "metadata" / "UrbanSound8K.csv", root / "meta" / "esc50.csv"
+    if us8k.is_file():
+        if subset is not None:
+            raise ValueError(f"--subset {subset} is for ESC copies; {root} is UrbanSound8K")
         return load_urbansound8k(root, classes="paper8"), "UrbanSound8K", 4.0
-    if (root / "meta" / "esc50.csv").is_file():
+    if esc50.is_file():
         subset = subset or "esc50"
+    elif any(p.is_dir() and _CLASS_DIR.match(p.name) for p in root.iterdir()):
+        subset = subset or "esc10"  # load_esc50 refuses esc50 here, with the reason
     else:
-        subset = "esc10"
-    try:
-        data = load_esc50(root, subset=subset)
-    except ValueError as exc:
-        if "found neither" not in str(exc):  # a broken copy, not an unknown layout
-            raise
-        raise ValueError(f"{exc}; nor is it UrbanSound8K (no {root / 'metadata' / 'UrbanSound8K.csv'})"
-                         ) from None
-    return data, subset.upper().replace("ESC", "ESC-"), 5.0
+        raise ValueError(
+            f"--data {str(root)!r} is in no layout we know: looked for {us8k} (UrbanSound8K), "
+            f"{esc50} (ESC-50) and class folders named like '001 - Dog bark' (ESC-10)")
+    return load_esc50(root, subset=subset), subset.upper().replace("ESC", "ESC-"), 5.0
 
 
 def cmd_evaluate(args):
     data, label, duration = _load_real(args.data, args.subset)
+    if label != "UrbanSound8K" and args.salience != "foreground":
+        raise ValueError(f"--salience is an UrbanSound8K column; {args.data} is {label}")
     if label == "UrbanSound8K" and args.salience != "foreground":
         from .datasets import load_urbansound8k
 
@@ -323,7 +334,7 @@ def main(argv=None):
             # EM on frame subsets sometimes stops at max_iter; the tables show the outcome.
             warnings.simplefilter("ignore", ConvergenceWarning)
             return args.func(args)
-    except (OSError, ValueError) as exc:  # bad paths, layouts, files: one line, no traceback
+    except (OSError, ValueError, RuntimeError) as exc:  # bad paths, layouts, files, devices
         print(f"metricaudio: error: {exc}", file=sys.stderr)
         return 2
 

@@ -267,6 +267,9 @@ def test_predefined_fold_cv_on_loaded_folds(tmp_path):
     assert [t.tolist() for _, t in predefined_fold_cv(e.fold).split()] == [[0, 1, 2], [3, 4], [5]]
     with pytest.raises(ValueError, match="at least 2 folds"):
         predefined_fold_cv(d.fold[:3])
+    with pytest.raises(ValueError, match="at least 2 folds"):  # -1 = always train, not a fold
+        predefined_fold_cv(np.array([-1, -1, 1]))
+    assert [t.tolist() for _, t in predefined_fold_cv(np.array([-1, 1, 2])).split()] == [[1], [2]]
     with pytest.raises(ValueError, match="integers"):
         predefined_fold_cv(d.fold.astype(float))
     with pytest.raises(ValueError, match="non-empty 1-D"):

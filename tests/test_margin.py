@@ -201,8 +201,9 @@ def test_mixup_step_is_the_mixture_of_the_two_losses():
     clf = MarginEmbeddingClassifier(**{**FAST, "epochs": 1, "mixup": 0.4, "mask_fraction": 0.0,
                                        "validation_split": None}).fit(X, y)
     net = clf.net_
-    xb = to_tensor(X[:8, 0][:, None], "cpu")
-    yb = torch.as_tensor(np.searchsorted(clf.classes_, y[:8]))
+    pick = [0, 1, 6, 7, 12, 13, 2, 8]  # all three classes in the batch
+    xb = to_tensor(X[pick, 0][:, None], "cpu")
+    yb = torch.as_tensor(np.searchsorted(clf.classes_, y[pick]))
     torch.manual_seed(123)
     step = net.train_step_single((xb, yb))
     # redo the draws in the same order, then the loss by hand
@@ -219,3 +220,14 @@ def test_mixup_step_is_the_mixture_of_the_two_losses():
     assert float(step["loss"]) == pytest.approx(float(want), rel=1e-4)
     assert float(step["loss"]) != pytest.approx(float(plain), rel=1e-3)
     assert isinstance(crit, LOSSES["cosface"])
+
+
+def test_mixup_counts_one_sphereface_annealing_step_per_batch():
+    rng = np.random.default_rng(7)
+    X, y = _bands(6, [0, 1, 2], rng)
+    kw = {**FAST, "epochs": 1, "batch_size": 6, "loss": "sphereface", "validation_split": None}
+    plain = MarginEmbeddingClassifier(**kw).fit(X, y)
+    mixed = MarginEmbeddingClassifier(**kw, mixup=0.4).fit(X, y)
+    n_batches = int(np.ceil(X.shape[0] * X.shape[1] / 6))
+    assert int(plain.net_.criterion_.step) == n_batches
+    assert int(mixed.net_.criterion_.step) == n_batches  # not twice as many

@@ -165,3 +165,49 @@ def test_cli_predict_labels_files_with_a_saved_pipeline(tiny_us8k, tmp_path, cap
     assert "probability per class" in out[0] and len(out) == 4
     expected = pipe.predict(data.filenames[:3])
     assert [line.split()[1] for line in out[1:]] == [str(e) for e in expected]
+
+
+def test_cli_evaluate_recognises_the_esc50_layout_and_checks_options(tmp_path, capsys):
+    import soundfile as sf
+
+    rng = np.random.default_rng(1)
+    root = tmp_path / "ESC-50"
+    (root / "meta").mkdir(parents=True)
+    (root / "audio").mkdir()
+    rows = ["filename,fold,target,category,esc10,src_file,take"]
+    for k, (cat, esc10) in enumerate([("dog", True), ("rooster", True), ("cat", False)]):
+        for fold in (1, 2):
+            for clip in range(3):
+                name = f"{fold}-{100 * k + 10 * fold + clip}-A-{k}.wav"
+                t = np.arange(8000) / 8000
+                x = 0.3 * np.sin(2 * np.pi * (300 + 900 * k) * t) + 0.05 * rng.normal(size=t.size)
+                sf.write(root / "audio" / name, x, 8000)
+                rows.append(f"{name},{fold},{k},{cat},{esc10},{100 * k + 10 * fold + clip},A")
+    (root / "meta" / "esc50.csv").write_text("\n".join(rows) + "\n")
+    common = ["--model", "svm", "--n-jobs", "1", "--no-cache", "--out", str(tmp_path / "out")]
+    assert main(["evaluate", "--data", str(root), *common]) == 0
+    assert "ESC-50: 18 clips, 2 folds" in capsys.readouterr().out
+    assert main(["evaluate", "--data", str(root), "--subset", "esc10", *common]) == 0
+    assert "ESC-10: 12 clips, 2 folds, classes ['dog', 'rooster']" in capsys.readouterr().out
+    # options that do not fit the layout or the machine fail before any model runs
+    assert main(["evaluate", "--data", str(root), "--salience", "all", *common]) == 2
+    assert "--salience" in capsys.readouterr().err
+    assert main(["evaluate", "--data", str(root), "--model", "cosface", "--epochs", "0",
+                 "--no-cache"]) == 2
+    assert "epochs" in capsys.readouterr().err
+    if not torch_has_cuda():
+        assert main(["evaluate", "--data", str(root), "--model", "cosface", "--device", "cuda",
+                     "--no-cache"]) == 2
+        assert "CUDA" in capsys.readouterr().err
+
+
+def torch_has_cuda():
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def test_cli_evaluate_subset_is_refused_on_urbansound8k(tiny_us8k, tmp_path, capsys):
+    _, root = tiny_us8k
+    assert main(["evaluate", "--data", str(root), "--subset", "esc10", "--no-cache"]) == 2
+    assert "--subset" in capsys.readouterr().err

@@ -51,6 +51,7 @@ def predefined_fold_cv(fold):
         )
     if fold.dtype.kind not in "iu":
         raise ValueError(f"fold must hold integers, got dtype {fold.dtype}")
-    if np.unique(fold).size < 2:
-        raise ValueError(f"cross-validation needs at least 2 folds, got {np.unique(fold).tolist()}")
+    folds = np.unique(fold[fold != -1])  # -1: always in training (PredefinedSplit's convention)
+    if folds.size < 2:
+        raise ValueError(f"cross-validation needs at least 2 folds, got {folds.tolist()}")
     return PredefinedSplit(test_fold=fold)

@@ -12,7 +12,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler, label_binarize
 from sklearn.svm import LinearSVC
 from sklearn.utils import Bunch
-# scikit-learn's joblib wrappers carry the caller's config and warning filters to the workers
+# scikit-learn's joblib wrappers carry the caller's config (and, from 1.7, its warning filters)
+# to the workers
 from sklearn.utils.parallel import Parallel, delayed
 
 from .._io import atomic_path

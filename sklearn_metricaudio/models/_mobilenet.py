@@ -60,6 +60,8 @@ class EmbeddingNet(nn.Module):
         input (``band_mean`` must then be taken on level-normalised patches).
     """
 
+    level_norm = False  # networks pickled before the option existed load with it off
+
     def __init__(self, n_mels, width=1.0, embedding_dim=32, band_mean=None, band_std=None,
                  mask_fraction=0.0, crop_frames=None, level_norm=False):
         super().__init__()
