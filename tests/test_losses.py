@@ -67,8 +67,32 @@ def test_arcface_eq6(m):
     emb, y = _setup(2)
     loss = ArcFaceLoss(3, 5, margin=m, scale=30.0).double()
     W = loss.weight.detach().numpy()
-    ref = _paper_loss(emb, W, y, 30.0, lambda c: math.cos(math.acos(c) + m))
+    ref = _paper_loss(emb, W, y, 30.0, lambda c: _arc(c, m))
     assert _torch_loss(loss, emb, y) == pytest.approx(ref, rel=1e-8)
+
+
+def _arc(c, m):
+    """cos(theta + m) up to theta = pi - m, then the ArcFace authors' monotonic continuation."""
+    c = min(1.0, max(-1.0, c))  # rounding can put c a hair outside [-1, 1]
+    theta = math.acos(c)
+    return math.cos(theta + m) if theta < math.pi - m else c - math.sin(math.pi - m) * m
+
+
+def test_arcface_target_logit_decreases_with_the_angle():
+    m = 0.5
+    torch.manual_seed(0)
+    loss = ArcFaceLoss(3, 5, margin=m, scale=30.0).double()
+    theta = torch.linspace(0.0, math.pi, 721, dtype=torch.float64)
+    logit = loss.target_logit(torch.cos(theta))
+    assert torch.all(torch.diff(logit) <= 1e-12)  # plain cos(theta + m) rises again past pi - m
+    want = torch.tensor([_arc(math.cos(t), m) for t in theta.tolist()], dtype=torch.float64)
+    torch.testing.assert_close(logit, want, atol=1e-6, rtol=0)
+    # a sample pointing away from its class (theta > pi - m) takes the continuation branch
+    emb = -loss.weight.detach()[:1].clone()
+    y = torch.tensor([0])
+    ref = _paper_loss(emb.numpy(), loss.weight.detach().numpy(), y.numpy(), 30.0,
+                      lambda c: _arc(c, m))
+    assert _torch_loss(loss, emb.numpy(), y.numpy()) == pytest.approx(ref, rel=1e-8)
 
 
 def _psi(theta, m):
