@@ -11,7 +11,8 @@ Usage::
 ``device="cuda"`` on make_urban_sounds(n_per_class=24, random_state=0) folds 2-10, saves it
 with joblib and writes its fold-1 predictions and probabilities beside it (``.npz``). ``check``
 loads it, sets every ``device`` parameter to "cpu" (as ``metricaudio predict`` does), predicts
-fold 1 again and prints the agreement and the largest probability difference.
+fold 1 again and prints the agreement and the largest probability difference; it fails if a
+probability moved by 2e-3 or more, or a label changed where the CUDA model was not on a near-tie.
 """
 
 import argparse
@@ -57,11 +58,17 @@ def main():
     pipe = joblib.load(args.model)
     pipe.set_params(**{k: "cpu" for k in pipe.get_params() if k.endswith("device")})
     pred, proba = pipe.predict(files[te]), pipe.predict_proba(files[te])
-    same = float(np.mean(pred == ref["pred"]))
+    same = pred == ref["pred"]
     diff = float(np.abs(proba - ref["proba"]).max())
-    print(f"CPU predictions equal to the CUDA ones: {100 * same:.1f} % of {te.sum()} clips; "
-          f"largest probability difference {diff:.2e}")
-    sys.exit(0 if same == 1.0 and diff < 1e-3 else 1)
+    top2 = np.sort(ref["proba"], axis=1)[:, -2:]
+    gap = top2[:, 1] - top2[:, 0]  # how close each CUDA prediction was to a tie
+    ties = ~same & (gap <= 2 * diff)
+    print(f"CPU predictions equal to the CUDA ones: {same.sum()} of {te.sum()} clips, "
+          f"{ties.sum()} more differ on a near-tie (CUDA top-two gap <= 2 x the largest "
+          f"probability difference); largest probability difference {diff:.2e}")
+    # cuDNN's TF32 convolutions differ from float32 CPU arithmetic by ~1e-3; labels may only
+    # differ where the two best classes were that close
+    sys.exit(0 if diff < 2e-3 and np.all(same | ties) else 1)
 
 
 if __name__ == "__main__":
