@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import re
 from pathlib import Path
 
 import numpy as np
 from sklearn.utils import Bunch
+
+from ._csv import read_rows
 
 __all__ = ["load_esc50"]
 
@@ -141,13 +142,7 @@ def load_esc50(root, *, subset="esc50", check_files=True):
 
 def _load_esc50_layout(root, subset, check_files):
     csv_path = root / _CSV
-    with open(csv_path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        header = reader.fieldnames or []
-        missing = [c for c in _COLUMNS if c not in header]
-        if missing:
-            raise ValueError(f"'{csv_path}' lacks column(s) {missing}; found {header}")
-        rows = list(reader)
+    rows = read_rows(csv_path, _COLUMNS)
 
     records = []  # (fold, filename, original target, category, src, take)
     seen = set()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 from sklearn.utils import Bunch
+
+from ._csv import read_rows
 
 from ._folds import predefined_fold_cv
 
@@ -98,13 +99,7 @@ def load_urbansound8k(root, *, classes="paper8", salience="foreground", check_fi
     if salience is not None and salience not in _SALIENCE:
         raise ValueError(f"salience must be 'foreground', 'background' or None, got {salience!r}")
 
-    with open(csv_path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        header = reader.fieldnames or []
-        missing = [c for c in _COLUMNS if c not in header]
-        if missing:
-            raise ValueError(f"'{csv_path}' lacks column(s) {missing}; found {header}")
-        rows = list(reader)
+    rows = read_rows(csv_path, _COLUMNS)
 
     name_to_target = {n: i for i, n in enumerate(names)}
     filenames, target, fold, sal, fsid, class_id = [], [], [], [], [], []
