@@ -8,7 +8,6 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from ._csv import read_rows
-
 from ._folds import predefined_fold_cv
 
 __all__ = ["load_urbansound8k", "urbansound8k_cv", "US8K_CLASSES", "PAPER8_CLASSES"]
