@@ -17,6 +17,13 @@ curve. Data: make_urban_sounds(n_per_class=40, random_state=0) (the demo's set; 
 (``--logmel``: arrays ``X`` (clips, mels, frames) in dB, ``y``, ``fold``, ``hop``, ``sr``).
 ``--decimate k`` keeps every k-th frame, which with the same ``n_fft`` is exactly the log-mel at
 ``k`` times the hop.
+
+Experiments that are not library options: ``--first-stride F,T`` strides MobileNet's first
+depthwise-separable block (1,1 in MobileNet v1) to make the network cheaper (it patches the
+private block table for this run only); ``--overlap`` cuts segments every half segment, for
+training and prediction (7 one-second segments per 4-s clip instead of 4). ``--threads 1`` with
+two processes over disjoint ``--folds`` reproduces the demo's CPU use (two folds at a time);
+``--nchw`` trains in the default memory layout instead of the library's NHWC on the CPU.
 """
 
 import argparse
@@ -55,7 +62,27 @@ def main():
     ap.add_argument("--save-logmel", default=None, help="write the whole-clip log-mel here and stop")
     ap.add_argument("--decimate", type=int, default=1)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--first-stride", default=None,
+                    help="F,T: stride of MobileNet's first separable block (experiment)")
+    ap.add_argument("--overlap", action="store_true", help="segments every half segment")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads in this process")
+    ap.add_argument("--nchw", action="store_true",
+                    help="train in the default NCHW layout on the CPU (the library uses NHWC)")
     args = ap.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if args.nchw:
+        from sklearn_metricaudio.models import margin
+
+        margin._CPU_CHANNELS_LAST = False
+    if args.first_stride:
+        from sklearn_metricaudio.models import _mobilenet
+
+        blocks = list(_mobilenet._BLOCKS)
+        blocks[0] = (blocks[0][0], tuple(int(v) for v in args.first_stride.split(",")))
+        _mobilenet._BLOCKS = tuple(blocks)
 
     if args.logmel:
         z = np.load(args.logmel)
@@ -69,9 +96,9 @@ def main():
     lm = lm[:, :, ::args.decimate]
     hop *= args.decimate
     f = max(1, int(round(args.segment_seconds * 22050 / hop)))
-    n_seg = lm.shape[2] // f
-    P = np.ascontiguousarray(lm[:, :, : n_seg * f].reshape(lm.shape[0], lm.shape[1], n_seg, f)
-                             .transpose(0, 2, 1, 3))
+    step = f // 2 if args.overlap else f
+    P = np.ascontiguousarray(np.stack([lm[:, :, s:s + f]
+                                       for s in range(0, lm.shape[2] - f + 1, step)], axis=1))
     folds = args.folds or [1, 2, 3]
     print(f"# patches {P.shape} (hop {hop}), folds {folds}, device {args.device}", flush=True)
     for text in args.configs:

@@ -231,3 +231,31 @@ def test_mixup_counts_one_sphereface_annealing_step_per_batch():
     n_batches = int(np.ceil(X.shape[0] * X.shape[1] / 6))
     assert int(plain.net_.criterion_.step) == n_batches
     assert int(mixed.net_.criterion_.step) == n_batches  # not twice as many
+
+
+def test_cpu_training_layout_is_channels_last_and_computes_the_same_function():
+    """On the CPU the network trains in NHWC (faster with oneDNN); its embeddings must be
+    those of the same weights run in the default NCHW layout, and survive pickling."""
+    rng = np.random.default_rng(6)
+    X, y = _bands(6, [0, 1], rng)
+    clf = MarginEmbeddingClassifier(**{**FAST, "epochs": 1, "validation_split": None}).fit(X, y)
+    layouts = []
+
+    def record(module, inputs, output):
+        layouts.append((output.is_contiguous(memory_format=torch.channels_last),
+                        output.is_contiguous()))
+
+    reference = pickle.loads(pickle.dumps(clf.net_.module_)).to(memory_format=torch.contiguous_format)
+    hook = clf.net_.module_.features[2].register_forward_hook(record)  # pointwise, 16 channels
+    ref_hook = reference.features[2].register_forward_hook(record)
+    seg = torch.from_numpy(X.reshape(-1, 1, *X.shape[2:]))
+    with torch.no_grad():
+        expected = reference.eval()(seg).numpy()
+        clf.net_.module_(seg)
+    hook.remove()
+    ref_hook.remove()
+    assert layouts == [(False, True), (True, False)]  # reference NCHW, the fitted net NHWC
+    np.testing.assert_allclose(clf.transform(X).reshape(-1, expected.shape[1]), expected,
+                               rtol=1e-4, atol=1e-4)
+    loaded = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(loaded.transform(X), clf.transform(X))

@@ -26,6 +26,10 @@ from .centroid import CentroidClassifier
 
 __all__ = ["MarginEmbeddingClassifier"]
 
+# Train in NHWC on the CPU (oneDNN runs the small depthwise-separable blocks faster in that
+# layout). A switch only so that benchmarks/bench_margin.py can time both layouts in one run.
+_CPU_CHANNELS_LAST = True
+
 
 def _as_segments(X):
     """Validate X: (n, n_segments, n_mels, n_frames) or (n, n_mels, n_frames) -> 4-D float32."""
@@ -253,6 +257,9 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         ``"cuda"`` where none exists raises a ``RuntimeError``. A model fitted
         on CUDA pickles and predicts on a CPU-only machine; set
         ``device="cpu"`` on a loaded model to move it explicitly.
+        On the CPU the network trains in the channels-last (NHWC) memory
+        layout, 1.1-1.6x faster than the default layout with the same results
+        up to float rounding.
     random_state : int or None, default=None
         Seeds weights, shuffling, masks and the validation split.
     verbose : int, default=0
@@ -443,7 +450,11 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         )
         net.pair_seed = seed
         net.mixup_alpha = float(self.mixup)
-        net.fit(fit_X, fit_y)
+        net.initialize()
+        if device.type == "cpu" and _CPU_CHANNELS_LAST:
+            # NHWC: 1.1-1.6x faster training here (benchmarks/RESULTS.md); CUDA keeps NCHW
+            net.module_.to(memory_format=torch.channels_last)
+        net.partial_fit(fit_X, fit_y)  # = net.fit, with the layout set in between
         self.net_ = net
         self.history_ = [dict(h) for h in net.history]
         if self.validation_split is not None:
