@@ -4,6 +4,7 @@ Small on purpose (2-s clips, 1-s segments, width 0.25, a few epochs): the full-s
 figures are in benchmarks/RESULTS.md and `make demo`.
 """
 
+import copy
 import pickle
 
 import joblib
@@ -245,7 +246,7 @@ def test_cpu_training_layout_is_channels_last_and_computes_the_same_function():
         layouts.append((output.is_contiguous(memory_format=torch.channels_last),
                         output.is_contiguous()))
 
-    reference = pickle.loads(pickle.dumps(clf.net_.module_)).to(memory_format=torch.contiguous_format)
+    reference = copy.deepcopy(clf.net_.module_).to(memory_format=torch.contiguous_format)
     hook = clf.net_.module_.features[2].register_forward_hook(record)  # pointwise, 16 channels
     ref_hook = reference.features[2].register_forward_hook(record)
     seg = torch.from_numpy(X.reshape(-1, 1, *X.shape[2:]))

@@ -90,8 +90,6 @@ class ArcFaceLoss(MarginLoss):
         m = self.margin
         sin_t = torch.sqrt((1.0 - cos_t * cos_t).clamp_min(1e-12))
         phi = cos_t * math.cos(m) - sin_t * math.sin(m)  # cos(theta + m)
-        # past theta = pi - m, cos(theta + m) turns back up and would reward a sample for moving
-        # away from its class; continue it there with a monotonic line (the ArcFace authors' code)
         return torch.where(cos_t > math.cos(math.pi - m), phi, cos_t - math.sin(math.pi - m) * m)
 
 
