@@ -1,6 +1,7 @@
 """GaussianMixtureClassifier and SegmentAggregateClassifier: common checks and the 3-D path."""
 
 import pickle
+import warnings
 
 import joblib
 import numpy as np
@@ -10,6 +11,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.mixture import GaussianMixture
 from sklearn.svm import LinearSVC
+from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_metricaudio import GaussianMixtureClassifier, SegmentAggregateClassifier
@@ -65,7 +67,7 @@ def test_segment_aggregate_is_mean_frame_decision(rng):
 
 
 @pytest.mark.parametrize("clf", [GaussianMixtureClassifier(n_components=2, random_state=0),
-                                 SegmentAggregateClassifier(max_frames_per_clip=5, random_state=0)])
+                                 SegmentAggregateClassifier(max_frames_per_clip=10, random_state=0)])
 def test_3d_path_learns_and_round_trips(clf, rng, tmp_path):
     X, y = _clips(rng)
     with pytest.raises(NotFittedError):
@@ -82,23 +84,33 @@ def test_3d_path_learns_and_round_trips(clf, rng, tmp_path):
                                   fitted.decision_function(X))
 
 
-@pytest.mark.parametrize("clf", [GaussianMixtureClassifier(n_components=2),
-                                 SegmentAggregateClassifier()])
-def test_bad_input(clf, rng):
+def test_default_frame_model_is_the_papers_scaled_svm():
+    est = SegmentAggregateClassifier().fit(*_clips(np.random.default_rng(0)))
+    scaler, svm = est.estimator_[0], est.estimator_[-1]
+    assert type(scaler).__name__ == "StandardScaler"
+    assert isinstance(svm, LinearSVC) and svm.C == 0.01
+
+
+def test_an_unscaled_linear_model_on_wildly_scaled_frames_gets_a_warning(rng):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     X, y = _clips(rng)
-    with pytest.raises(ValueError, match="at least 2 classes"):
-        clone(clf).fit(X, np.zeros(len(X)))
-    Xn = X.copy()
-    Xn[0, 0, 0] = np.nan
-    with pytest.raises(ValueError, match="NaN"):
-        clone(clf).fit(Xn, y)
-    with pytest.raises(ValueError, match="2-D .* or 3-D"):
-        clone(clf).fit(X[..., None], y)
-    fitted = clone(clf).fit(X, y)
-    with pytest.raises(ValueError, match="expecting 4 features"):
-        fitted.predict(X[..., :3])
-    with pytest.raises(ValueError, match="one label per clip"):
-        clone(clf).fit(X, y[:-1])
+    wild = X * np.array([1.0, 1e2, 1e4, 1.0])  # variance columns of MFCC statistics reach 5e4
+    from sklearn.decomposition import PCA
+    from sklearn.multiclass import OneVsRestClassifier
+    from sklearn.preprocessing import FunctionTransformer
+
+    for unscaled in (LinearSVC(), OneVsRestClassifier(LinearSVC()),
+                     make_pipeline(PCA(2), LinearSVC()),
+                     make_pipeline(FunctionTransformer(), LinearSVC())):
+        with pytest.warns(UserWarning, match=r"unscaled frames .*1e\+04x.*StandardScaler"):
+            SegmentAggregateClassifier(unscaled).fit(wild, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SegmentAggregateClassifier(make_pipeline(StandardScaler(), LinearSVC())).fit(wild, y)
+        SegmentAggregateClassifier(LinearSVC()).fit(X, y)                    # similar scales
+        SegmentAggregateClassifier(DecisionTreeClassifier()).fit(wild, y)    # scale-free model
 
 
 def test_gmm_too_few_frames_names_the_class(rng):

@@ -52,25 +52,44 @@ def test_enroll_equals_fitting_on_everything(metric):
     np.testing.assert_array_equal(part.predict(X), full.predict(X))
 
 
-def test_enroll_unseen_allowed_score_unseen_refused():
-    X = np.array([[[1.0, 0.0]], [[0.0, 1.0]], [[-1.0, 0.0]]])
-    clf = CentroidClassifier().fit(X[:2], [0, 1])
-    with pytest.raises(ValueError, match=r"label\(s\) \[2\].*enroll them first"):
-        clf.score(X, [0, 1, 2])
-    clf.enroll(X[2:], [2])
-    assert clf.score(X, [0, 1, 2]) == 1.0
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_enroll_updates_the_temperature_as_a_fit_on_everything(metric):
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(12, 3, 4))
+    y = np.array(list("aabbccaabbdd"))
+    full = CentroidClassifier(metric).fit(X, y)
+    part = CentroidClassifier(metric).fit(X[:6], y[:6])
+    before = part.temperature_
+    part.enroll(X[6:], y[6:])
+    assert part.temperature_ == pytest.approx(full.temperature_, rel=1e-12)
+    assert part.temperature_ != pytest.approx(before)
+    np.testing.assert_allclose(part.predict_proba(X), full.predict_proba(X), rtol=1e-12)
 
 
-def test_bad_input():
-    clf = CentroidClassifier()
-    with pytest.raises(ValueError, match="at least 2 classes"):
-        clf.fit(np.ones((3, 2, 4)), [1, 1, 1])
-    with pytest.raises(ValueError, match="4-D"):
-        clf.fit(np.ones((3, 2, 4, 1)), [0, 1, 1])
-    X = np.ones((3, 2, 4))
-    X[0, 0, 0] = np.nan
-    with pytest.raises(ValueError, match="NaN"):
-        clf.fit(X, [0, 1, 1])
+def test_temperature_is_the_spread_around_the_own_centroid_by_hand():
+    X = np.array([[[3.0, 0.0], [0.0, 1.0]], [[-2.0, 0.0], [-1.0, 1.0]]])  # 2 clips x 2 segments
+    cos = CentroidClassifier().fit(X, ["a", "b"])
+    # class a: unit vectors (1, 0), (0, 1); centroid (0.5, 0.5); cosine distances 1 - 1/sqrt2
+    # class b: (-1, 0), (-1, 1)/sqrt2; centroid direction at 157.5 deg; distances 1 - cos 22.5
+    want = (2 * (1 - 1 / np.sqrt(2)) + 2 * (1 - np.cos(np.pi / 8))) / 4
+    assert cos.temperature_ == pytest.approx(want)
+    euc = CentroidClassifier(metric="euclidean").fit(X, ["a", "b"])
+    # centroids (1.5, 0.5), (-1.5, 0.5); squared distances 2.5, 2.5, 0.5, 0.5 -> RMS sqrt(1.5)
+    assert euc.temperature_ == pytest.approx(np.sqrt(1.5))
+
+
+def test_enroll_checks_its_input():
     fitted = CentroidClassifier().fit(np.random.default_rng(0).normal(size=(4, 2, 4)), [0, 1, 0, 1])
     with pytest.raises(ValueError, match="expecting 4 features"):
         fitted.enroll(np.ones((1, 2, 3)), [5])
+    with pytest.raises(ValueError, match="one label per clip"):
+        fitted.enroll(np.ones((2, 2, 4)), [5])
+    with pytest.raises(ValueError, match="cannot be compared"):
+        fitted.enroll(np.ones((1, 2, 4)), ["x"])
+    with pytest.raises(ValueError, match="has no segments"):
+        fitted.enroll(np.ones((1, 0, 4)), [5])
+    # one new class at a time is fine, and scoring it afterwards counts it
+    X = np.array([[[1.0, 0.0]], [[0.0, 1.0]], [[-1.0, 0.0]]])
+    clf = CentroidClassifier().fit(X[:2], [0, 1])
+    assert clf.score(X, [0, 1, 2]) == pytest.approx(2 / 3)  # the unseen clip is simply wrong
+    assert clf.enroll(X[2:], [2]).score(X, [0, 1, 2]) == 1.0

@@ -5,11 +5,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils import check_array
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._validation import check_clip_labels, check_known_labels
+from ._validation import check_clip_labels, check_clips, check_fit_labels
 
 __all__ = ["CentroidClassifier"]
 
@@ -37,8 +35,11 @@ class CentroidClassifier(ClassifierMixin, BaseEstimator):
     centroids_ : ndarray of shape (n_classes, n_features)
     counts_ : ndarray of shape (n_classes,)
         Segments behind each centroid (enrollment updates means exactly).
+    sums_, sum_squares_ : ndarray
+        Per-class sums of the (unit, for cosine) segment vectors and of their squared norms.
     temperature_ : float
-        Mean distance of training segments to their own centroid; scales
+        Spread of the training (and enrolled) segments around their own centroid:
+        the mean cosine distance, or the root mean square Euclidean distance. Scales
         ``predict_proba = softmax(-distance / temperature_)``.
     n_features_in_ : int
 
@@ -61,29 +62,8 @@ class CentroidClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ helpers
     def _segments(self, X, reset):
-        """Validate X as (n_clips, n_segments, n_features) float64."""
-        ndim = getattr(X, "ndim", None)
-        if ndim is None:
-            X = np.asarray(X)
-            ndim = X.ndim
-        if ndim == 3:
-            X = check_array(X, allow_nd=True, dtype=np.float64, ensure_all_finite=True,
-                            input_name="X")
-            if reset:
-                self.n_features_in_ = X.shape[2]
-            elif X.shape[2] != self.n_features_in_:
-                raise ValueError(
-                    f"X has {X.shape[2]} features, but CentroidClassifier is expecting "
-                    f"{self.n_features_in_} features as input"
-                )
-            return X
-        if ndim <= 2:
-            X = validate_data(self, X, reset=reset, dtype=np.float64)
-            return X[:, None, :]
-        raise ValueError(
-            f"X must be 2-D (n_clips, n_features) or 3-D (n_clips, n_segments, n_features), "
-            f"got {ndim}-D"
-        )
+        """X as (n_clips, n_segments, n_features) float64 (the shared clip validator)."""
+        return check_clips(self, X, reset=reset, item_ndim=1, dtype=np.float64)
 
     def _prepare(self, X):
         if self.metric == "cosine":
@@ -91,20 +71,37 @@ class CentroidClassifier(ClassifierMixin, BaseEstimator):
         return X
 
     def _sums(self, X, y):
-        """Per-class sums of (normalised) segment vectors and their counts."""
+        """Per-class sums of (normalised) segment vectors, of their squared norms, and counts."""
         Z = self._prepare(X)
         labels, inverse = np.unique(y, return_inverse=True)
         sums = np.zeros((labels.size, Z.shape[-1]))
         np.add.at(sums, inverse, Z.sum(axis=1))
+        sq = np.zeros(labels.size)
+        np.add.at(sq, inverse, np.square(Z).sum(axis=(1, 2)))
         counts = np.bincount(inverse, minlength=labels.size) * Z.shape[1]
-        return labels, sums, counts.astype(np.float64)
+        return labels, sums, sq, counts.astype(np.float64)
 
-    def _targets(self, y, n):
-        return check_clip_labels(self, y, n)
-
-    def _set_centroids(self, labels, sums, counts):
-        self.classes_, self.sums_, self.counts_ = labels, sums, counts
+    def _set_centroids(self, labels, sums, sq, counts):
+        self.classes_, self.sums_, self.sum_squares_, self.counts_ = labels, sums, sq, counts
         self.centroids_ = sums / counts[:, None]
+        self.temperature_ = self._spread(sums, sq, counts)
+
+    def _spread(self, sums, sq, counts):
+        """The typical distance of a segment to its own centroid, from the sufficient statistics.
+
+        Cosine: the mean distance ``1 - cos``, exactly ``sum_k (n_k - ||S_k||) / N`` with
+        ``S_k`` the sum of class ``k``'s unit vectors. Euclidean: the root mean square
+        distance, ``sqrt(sum_k (Q_k - ||S_k||**2 / n_k) / N)`` with ``Q_k`` the sum of squared
+        norms. Both follow from per-class sums, so enrolling and fitting on everything give
+        the same value.
+        """
+        total = counts.sum()
+        if self.metric == "cosine":
+            spread = (counts - np.linalg.norm(sums, axis=1)).sum() / total
+        else:
+            within = sq - np.square(sums).sum(axis=1) / counts
+            spread = np.sqrt(max(within.sum(), 0.0) / total)
+        return float(max(spread, 1e-6))
 
     # ------------------------------------------------------------------ API
     def fit(self, X, y):
@@ -114,43 +111,56 @@ class CentroidClassifier(ClassifierMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_clips, n_segments, n_features) or (n_clips, n_features)
         y : array-like of shape (n_clips,)
+
+        Returns
+        -------
+        self : CentroidClassifier
         """
         self._validate_params()
         X = self._segments(X, reset=True)
-        y = self._targets(y, X.shape[0])
-        labels, sums, counts = self._sums(X, y)
-        if labels.size < 2:
-            raise ValueError(
-                f"CentroidClassifier needs at least 2 classes, got 1 class: {labels[0]!r}"
-            )
-        self._set_centroids(labels, sums, counts)
-        own = self._distances(X)[np.arange(len(y)), np.searchsorted(self.classes_, y)]
-        self.temperature_ = float(max(np.mean(own), 1e-6))
+        classes, y_enc = check_fit_labels(self, y, X.shape[0])
+        labels, sums, sq, counts = self._sums(X, classes[y_enc])
+        self._set_centroids(labels, sums, sq, counts)
         return self
 
     def enroll(self, X, y):
         """Register new classes, or add examples to known ones, without refitting.
 
-        Centroids of known classes become the mean over all their segments,
-        old and new (kept exact through per-class sums and counts).
+        Centroids of known classes become the mean over all their segments, old and
+        new, and ``temperature_`` is that of a fit on everything (both are kept exact
+        through per-class sums and counts).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_segments, n_features) or (n_clips, n_features)
+        y : array-like of shape (n_clips,)
+            Any number of classes, one included.
+
+        Returns
+        -------
+        self : CentroidClassifier
         """
-        check_is_fitted(self)
-        X = self._segments(X, reset=False)
-        y = self._targets(y, X.shape[0])
-        new_labels, new_sums, new_counts = self._sums(X, y)
+        X = self._segments(X, reset=False)  # checks fitted first
+        y = check_clip_labels(self, y, X.shape[0])
+        new_labels, new_sums, new_sq, new_counts = self._sums(X, y)
+        numeric = [labels.dtype.kind in "biuf" for labels in (self.classes_, new_labels)]
+        if numeric[0] != numeric[1]:  # numpy would turn every label into a string
+            raise ValueError(f"enrolled labels {new_labels.tolist()} cannot be compared with "
+                             f"the known ones {self.classes_.tolist()}: use labels of one type")
         try:
             labels = np.union1d(self.classes_, new_labels)
         except TypeError as exc:
             raise ValueError(f"enrolled labels {new_labels.tolist()} cannot be compared with "
                              f"the known ones {self.classes_.tolist()}") from exc
         sums = np.zeros((labels.size, self.sums_.shape[1]))
-        counts = np.zeros(labels.size)
-        for src_labels, src_sums, src_counts in ((self.classes_, self.sums_, self.counts_),
-                                                 (new_labels, new_sums, new_counts)):
-            pos = np.searchsorted(labels, src_labels)
-            sums[pos] += src_sums
-            counts[pos] += src_counts
-        self._set_centroids(labels, sums, counts)
+        sq, counts = np.zeros(labels.size), np.zeros(labels.size)
+        for src in ((self.classes_, self.sums_, self.sum_squares_, self.counts_),
+                    (new_labels, new_sums, new_sq, new_counts)):
+            pos = np.searchsorted(labels, src[0])
+            sums[pos] += src[1]
+            sq[pos] += src[2]
+            counts[pos] += src[3]
+        self._set_centroids(labels, sums, sq, counts)
         return self
 
     def _distances(self, X):
@@ -166,8 +176,7 @@ class CentroidClassifier(ClassifierMixin, BaseEstimator):
 
     def mean_distances(self, X):
         """Mean segment distance of each clip to each class centroid, (n_clips, n_classes)."""
-        check_is_fitted(self)
-        return self._distances(self._segments(X, reset=False))
+        return self._distances(self._segments(X, reset=False))  # checks fitted first
 
     def decision_function(self, X):
         """Negated mean distance per class ((n_clips,) difference for 2 classes)."""
@@ -176,16 +185,9 @@ class CentroidClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         """Class with the smallest mean segment distance."""
-        distances = self.mean_distances(X)  # checks fitted first
+        distances = self.mean_distances(X)
         return self.classes_[np.argmin(distances, axis=1)]
 
     def predict_proba(self, X):
         """``softmax(-distance / temperature_)`` over classes."""
         return softmax(-self.mean_distances(X) / self.temperature_, axis=1)
-
-    def score(self, X, y, sample_weight=None):
-        """Accuracy; labels never fitted or enrolled raise a ``ValueError``."""
-        check_is_fitted(self)
-        check_known_labels(self, y)
-        return super().score(X, y, sample_weight=sample_weight)
-
