@@ -58,4 +58,8 @@ def to_tensor(x, device, dtype=None):
     dtype = torch.float32 if dtype is None else dtype
     if isinstance(x, torch.Tensor):
         return x.to(device=device, dtype=dtype)
-    return torch.as_tensor(np.ascontiguousarray(x), dtype=dtype, device=device)
+    x = np.ascontiguousarray(x)
+    if not x.flags.writeable:
+        # a read-only array (a memmap, a broadcast view) cannot back a tensor safely
+        x = x.copy()
+    return torch.as_tensor(x, dtype=dtype, device=device)

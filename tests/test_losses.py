@@ -100,12 +100,11 @@ def _psi(theta, m):
     return (-1) ** k * math.cos(m * theta) - 2 * k
 
 
-@pytest.mark.parametrize("step,lam", [(0, 1000.0), (10 ** 6, 5.0)])
-def test_sphereface_eq4_with_annealing(step, lam):
+@pytest.mark.parametrize("lam", [1000.0, 5.0, 0.0])
+def test_sphereface_eq4_with_the_annealing_blend(lam):
     emb, y = _setup(3)
-    loss = SphereFaceLoss(3, 5, margin=4, scale=30.0).double().eval()
-    loss.step.fill_(step)
-    assert loss.current_lambda() == pytest.approx(lam)
+    loss = SphereFaceLoss(3, 5, margin=4, scale=30.0).double()
+    loss.lam = lam
     W = loss.weight.detach().numpy()
 
     def target(c):
@@ -116,24 +115,64 @@ def test_sphereface_eq4_with_annealing(step, lam):
                                                       rel=1e-8)
 
 
-def test_sphereface_psi_is_eq4_below_pi_over_m_and_monotonic():
-    theta = np.linspace(0, math.pi / 4 - 1e-6, 50)
-    np.testing.assert_allclose([_psi(t, 4) for t in theta], np.cos(4 * theta))
-    full = np.array([_psi(t, 4) for t in np.linspace(0, math.pi, 400)])
-    assert (np.diff(full) <= 1e-12).all()
+@pytest.mark.parametrize("m", [2, 3, 4])
+def test_sphereface_target_logit_is_cos_m_theta_below_pi_over_m(m):
+    """With the annealing off (lam = 0) the trained target logit is eq. 4's cos(m theta)."""
+    loss = SphereFaceLoss(3, 5, margin=m).double()
+    assert loss.lam == 0.0  # no blend unless a training schedule sets one
+    theta = torch.linspace(1e-3, math.pi / m - 1e-3, 200, dtype=torch.float64)
+    torch.testing.assert_close(loss.target_logit(torch.cos(theta)), torch.cos(m * theta),
+                               atol=1e-6, rtol=0)
+    # beyond pi/m it is psi, monotonically decreasing down to -(2m - 1) at pi
+    full = torch.linspace(0, math.pi, 721, dtype=torch.float64)
+    logit = loss.target_logit(torch.cos(full))
+    assert torch.all(torch.diff(logit) <= 1e-9)
+    assert float(logit[-1]) == pytest.approx(-(2 * m - 1), abs=1e-3)
+    # the softer margin trained while lam > 0: the penalty cos - target shrinks by 1 + lam
+    loss.lam = 5.0
+    cos = torch.cos(full)
+    torch.testing.assert_close(cos - loss.target_logit(cos), (cos - logit) / 6.0, atol=1e-9,
+                               rtol=0)
 
 
-def test_sphereface_lambda_decays_in_training_only():
-    loss = SphereFaceLoss(3, 5)
-    emb, y = _setup()
-    loss.eval()
-    loss(torch.tensor(emb, dtype=torch.float32), torch.tensor(y))
-    assert int(loss.step) == 0
-    loss.train()
-    for _ in range(3):
-        loss(torch.tensor(emb, dtype=torch.float32), torch.tensor(y))
-    assert int(loss.step) == 3
-    assert loss.current_lambda() == pytest.approx(1000 / (1 + 0.12 * 3))
+@pytest.mark.parametrize("margin", [2.5, 0, -1, "4"])
+def test_sphereface_margin_must_be_an_integer(margin):
+    with pytest.raises(ValueError, match="integer m >= 1"):
+        SphereFaceLoss(3, 5, margin=margin)
+
+
+def test_sphereface_annealing_callback_follows_the_published_schedule():
+    from sklearn_metricaudio.models._training import SphereFaceAnnealing
+
+    cb = SphereFaceAnnealing().initialize()
+
+    class _Net:
+        criterion_ = SphereFaceLoss(3, 5)
+
+    net = _Net()
+    seen = []
+    for training in (True, True, False, True):
+        cb.on_batch_begin(net, training=training)
+        seen.append(net.criterion_.lam)
+        cb.on_batch_end(net, training=training)
+    # steps 0, 1, (validation batch: no change, no step), 2
+    assert seen == [1000.0, pytest.approx(1000 / 1.12), pytest.approx(1000 / 1.12),
+                    pytest.approx(1000 / 1.24)]
+    assert cb.step_ == 3
+    assert cb.lam(10 ** 6) == 5.0
+
+
+def test_defaults_live_in_each_loss_signature():
+    from sklearn_metricaudio.models._losses import loss_parameters
+
+    assert loss_parameters("softmax") == {"scale": None}
+    assert loss_parameters("cosface") == {"margin": 0.35, "scale": 30.0}
+    assert loss_parameters("arcface") == {"margin": 0.5, "scale": 30.0}
+    assert loss_parameters("sphereface") == {"margin": 4, "scale": 30.0}
+    assert loss_parameters("npair") == {"l2_reg": 0.002}
+    # a bare loss has its published margin (it had none when the defaults lived elsewhere)
+    assert CosFaceLoss(3, 5).margin == 0.35 and ArcFaceLoss(3, 5).margin == 0.5
+    assert SoftmaxLoss(3, 5).scale is None
 
 
 @pytest.mark.parametrize("l2", [0.0, 0.002])
@@ -161,11 +200,30 @@ def test_npair_without_two_pairs_is_zero_with_gradient():
 
 
 @pytest.mark.parametrize("cls", [SoftmaxLoss, CosFaceLoss, ArcFaceLoss, SphereFaceLoss])
-def test_margin_losses_share_one_base_and_learn_their_weights(cls):
+def test_margin_losses_share_one_base_and_their_gradients_are_exact(cls):
+    """Analytic gradients (embeddings and class weights) against finite differences."""
     from sklearn_metricaudio.models._losses import MarginLoss
 
     assert issubclass(cls, MarginLoss)
-    loss = cls(3, 5)
+    torch.manual_seed(0)
+    loss = cls(3, 5).double()
+    if cls is SphereFaceLoss:
+        loss.lam = 5.0
     emb, y = _setup()
-    loss(torch.tensor(emb, dtype=torch.float32, requires_grad=True), torch.tensor(y)).backward()
-    assert loss.weight.grad is not None and loss.weight.grad.abs().sum() > 0
+    emb = torch.tensor(emb, requires_grad=True)
+    y = torch.tensor(y)
+    weight = loss.weight.detach().clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda e, w: _with_weight(loss, w, e, y), (emb, weight),
+                                    eps=1e-6, atol=1e-5)
+
+
+def _with_weight(loss, w, e, y):
+    """The loss with its class weights replaced by ``w`` (a differentiable input)."""
+    original = loss.weight
+    del loss.weight
+    loss.weight = w
+    try:
+        return loss(e, y)
+    finally:
+        del loss.weight
+        loss.weight = original

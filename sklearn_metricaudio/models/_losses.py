@@ -3,7 +3,8 @@
 ``MarginLoss`` computes ``cos(theta_j)`` between L2-normalised embeddings and
 L2-normalised class weights ``W_j`` and a softmax cross-entropy over
 ``s * cos(theta_j)``; each subclass only says how the target logit is
-penalised (paper eqs. 3-6):
+penalised (paper eqs. 3-6), and carries its published defaults in its own
+signature (as pytorch-metric-learning's losses do):
 
 ==============  ==========================================  ===============
 loss            target logit                                default m, s
@@ -20,14 +21,16 @@ batches of one (anchor, positive) pair per class.
 
 from __future__ import annotations
 
+import inspect
 import math
+import numbers
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["MarginLoss", "SoftmaxLoss", "SphereFaceLoss", "CosFaceLoss", "ArcFaceLoss",
-           "NPairLoss", "LOSSES", "DEFAULTS"]
+           "NPairLoss", "LOSSES", "loss_parameters"]
 
 
 class MarginLoss(nn.Module):
@@ -37,12 +40,13 @@ class MarginLoss(nn.Module):
     ----------
     n_classes, embedding_dim : int
     margin : float
+        The subclass's penalty; unused by the base (identity hook).
     scale : float or None
         ``s`` of the paper; ``None`` uses each embedding's norm (eq. 3's
         hypersphere radius).
     """
 
-    def __init__(self, n_classes, embedding_dim, margin=0.0, scale=30.0):
+    def __init__(self, n_classes, embedding_dim, *, margin=0.0, scale=30.0):
         super().__init__()
         self.weight = nn.Parameter(torch.empty(n_classes, embedding_dim))
         nn.init.xavier_uniform_(self.weight)
@@ -66,25 +70,34 @@ class MarginLoss(nn.Module):
 
 
 class SoftmaxLoss(MarginLoss):
-    """Modified softmax (eq. 3): no margin."""
+    """Modified softmax (eq. 3): no margin; ``s`` is the embedding's norm by default."""
+
+    def __init__(self, n_classes, embedding_dim, *, scale=None):
+        super().__init__(n_classes, embedding_dim, margin=0.0, scale=scale)
 
 
 class CosFaceLoss(MarginLoss):
-    """Additive cosine margin (eq. 5): ``cos(theta_y) - m``."""
+    """Additive cosine margin (eq. 5): ``cos(theta_y) - m``, ``m=0.35, s=30``."""
+
+    def __init__(self, n_classes, embedding_dim, *, margin=0.35, scale=30.0):
+        super().__init__(n_classes, embedding_dim, margin=margin, scale=scale)
 
     def target_logit(self, cos_t):
         return cos_t - self.margin
 
 
 class ArcFaceLoss(MarginLoss):
-    """Additive angular margin (eq. 6): ``cos(theta_y + m)``.
+    """Additive angular margin (eq. 6): ``cos(theta_y + m)``, ``m=0.5`` rad, ``s=30``.
 
     Past ``theta_y = pi - m`` the plain formula turns back up and rewards a
     segment for moving away from its class; there it is continued by the
-    line ``cos(theta_y) - m sin(pi - m)``, as in the ArcFace authors' code.
-    On ESC-10 fold 1 this lifted ArcFace from 23.8 % to 68.8 %. The value is
+    line ``cos(theta_y) - m sin(pi - m)``, as in the ArcFace authors' code
+    (its effect on ESC-10 is in ``benchmarks/RESULTS.md``). The value is
     computed as ``cos t cos m - sin t sin m`` rather than through ``acos``.
     """
+
+    def __init__(self, n_classes, embedding_dim, *, margin=0.5, scale=30.0):
+        super().__init__(n_classes, embedding_dim, margin=margin, scale=scale)
 
     def target_logit(self, cos_t):
         m = self.margin
@@ -94,35 +107,37 @@ class ArcFaceLoss(MarginLoss):
 
 
 class SphereFaceLoss(MarginLoss):
-    """Multiplicative angular margin (eq. 4) with SphereFace's annealing.
+    """Multiplicative angular margin (eq. 4), ``m=4`` (an integer >= 1), ``s=30``.
 
     ``cos(m theta)`` is made monotonic on [0, pi] as
     ``psi(theta) = (-1)^k cos(m theta) - 2k`` for ``theta`` in
-    ``[k pi / m, (k + 1) pi / m]``, and blended with the plain cosine as
-    ``(lambda cos(theta) + psi(theta)) / (1 + lambda)``, where ``lambda``
-    decays per training step as ``max(lambda_min, base / (1 + gamma * step))``
-    (SphereFace's published 1000, 0.12, 5). Without the annealing the network
-    does not start to train.
+    ``[k pi / m, (k + 1) pi / m]`` (which needs an integer ``m``), and blended
+    with the plain cosine as ``(lam * cos(theta) + psi(theta)) / (1 + lam)``.
+    With ``lam = 0`` the target logit is eq. 4's ``psi`` itself. In training,
+    ``lam`` is annealed from outside, once per optimiser step, by
+    :class:`~sklearn_metricaudio.models._training.SphereFaceAnnealing` (SphereFace's
+    published schedule ``max(5, 1000 / (1 + 0.12 step))``): without the blend
+    the network does not start to train. So the margin that is actually trained
+    is softer than eq. 4's: the penalty ``cos(theta) - target`` is
+    ``(cos(theta) - psi(theta)) / (1 + lam)``, a thousandth of eq. 4's at the
+    first step and a sixth of it at the schedule's floor of 5.
     """
 
-    def __init__(self, n_classes, embedding_dim, margin=4, scale=30.0, lambda_base=1000.0,
-                 lambda_gamma=0.12, lambda_min=5.0):
-        super().__init__(n_classes, embedding_dim, margin, scale)
-        self.lambda_base, self.lambda_gamma, self.lambda_min = lambda_base, lambda_gamma, lambda_min
-        self.register_buffer("step", torch.zeros((), dtype=torch.long))
-
-    def current_lambda(self):
-        return max(self.lambda_min, self.lambda_base / (1.0 + self.lambda_gamma * float(self.step)))
+    def __init__(self, n_classes, embedding_dim, *, margin=4, scale=30.0):
+        if not (isinstance(margin, numbers.Real) and float(margin).is_integer() and margin >= 1):
+            raise ValueError(
+                f"SphereFace's margin must be an integer m >= 1 (psi(theta) = (-1)^k cos(m theta)"
+                f" - 2k is monotonic only for integer m), got margin={margin!r}"
+            )
+        super().__init__(n_classes, embedding_dim, margin=int(margin), scale=scale)
+        self.lam = 0.0
 
     def target_logit(self, cos_t):
         m = self.margin
         theta = torch.acos(cos_t.clamp(-1 + 1e-7, 1 - 1e-7))
         k = torch.floor(m * theta / math.pi)
         psi = (1 - 2 * torch.remainder(k, 2)) * torch.cos(m * theta) - 2 * k
-        lam = self.current_lambda()
-        if self.training:
-            self.step += 1
-        return (lam * cos_t + psi) / (1 + lam)
+        return (self.lam * cos_t + psi) / (1 + self.lam)
 
 
 class NPairLoss(nn.Module):
@@ -132,10 +147,12 @@ class NPairLoss(nn.Module):
     is the anchor ``f_i`` and its second the positive ``f'_i``;
     ``L = mean_i log(1 + sum_{j != i} exp(f_i.f'_j - f_i.f'_i))``, plus
     ``l2_reg * mean ||f||^2`` over the pairs (Sohn's regulariser, which keeps
-    the unnormalised embeddings from growing without bound).
+    the unnormalised embeddings from growing without bound). It has no class
+    weights, margin or scale; ``n_classes`` and ``embedding_dim`` are accepted
+    so that every loss is built the same way.
     """
 
-    def __init__(self, n_classes=None, embedding_dim=None, margin=None, scale=None, l2_reg=0.002):
+    def __init__(self, n_classes=None, embedding_dim=None, *, l2_reg=0.002):
         super().__init__()
         self.l2_reg = l2_reg
 
@@ -159,9 +176,19 @@ class NPairLoss(nn.Module):
         return F.cross_entropy(logits, target) + self.l2_reg * reg
 
 
+#: The losses by name: the one registry the estimator, the CLI and the benchmarks read.
 LOSSES = {"softmax": SoftmaxLoss, "sphereface": SphereFaceLoss, "cosface": CosFaceLoss,
           "arcface": ArcFaceLoss, "npair": NPairLoss}
 
-#: Published (margin, scale) defaults per loss; ``None`` scale = embedding norm.
-DEFAULTS = {"softmax": (0.0, None), "sphereface": (4, 30.0), "cosface": (0.35, 30.0),
-            "arcface": (0.5, 30.0), "npair": (None, None)}
+
+def loss_parameters(name):
+    """The tunable parameters of a loss and their defaults, read off its signature.
+
+    >>> loss_parameters("cosface")
+    {'margin': 0.35, 'scale': 30.0}
+    >>> loss_parameters("npair")
+    {'l2_reg': 0.002}
+    """
+    params = inspect.signature(LOSSES[name].__init__).parameters
+    return {k: p.default for k, p in params.items()
+            if p.kind is p.KEYWORD_ONLY}

@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import copy
 import numbers
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
-from sklearn.model_selection import train_test_split
-from sklearn.utils import check_array
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, check_random_state, column_or_1d
-
 import torch
-from skorch import NeuralNet
-from skorch.callbacks import Callback
-from skorch.dataset import unpack_data
-from skorch.utils import to_device
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_random_state, column_or_1d
 
-from .._torch import batch_slices, resolve_device, to_tensor
-from ._losses import DEFAULTS, LOSSES, NPairLoss
+from .._torch import resolve_device
+from . import _training
+from ._losses import LOSSES, loss_parameters
 from ._mobilenet import EmbeddingNet
-from ._validation import check_clip_labels, check_known_labels
+from ._validation import check_clips, check_fit_labels
 from .centroid import CentroidClassifier
 
 __all__ = ["MarginEmbeddingClassifier"]
@@ -29,154 +22,6 @@ __all__ = ["MarginEmbeddingClassifier"]
 # Train in NHWC on the CPU (oneDNN runs the small depthwise-separable blocks faster in that
 # layout). A switch only so that benchmarks/bench_margin.py can time both layouts in one run.
 _CPU_CHANNELS_LAST = True
-
-
-def _as_segments(X):
-    """Validate X: (n, n_segments, n_mels, n_frames) or (n, n_mels, n_frames) -> 4-D float32."""
-    ndim = getattr(X, "ndim", None)
-    if ndim is None:
-        X = np.asarray(X)
-        ndim = X.ndim
-    if ndim not in (3, 4):
-        raise ValueError(
-            "X must be log-mel patches of shape (n_clips, n_segments, n_mels, n_frames) or "
-            f"(n_clips, n_mels, n_frames), got {ndim}-D input with shape {np.shape(X)}"
-        )
-    X = check_array(X, allow_nd=True, dtype=np.float32, ensure_all_finite=True, input_name="X")
-    return X if ndim == 4 else X[:, None]
-
-
-def _band_stats(seg, level_norm, chunk=4096):
-    """Per-mel-band mean and std of (m, 1, n_mels, n_frames) segments, in float64 chunks.
-
-    With ``level_norm`` each segment's mean level is removed first, as the
-    network does; chunking keeps memory flat on large sets (no full copy).
-    """
-    n_mels = seg.shape[2]
-    s1, s2, count = np.zeros(n_mels), np.zeros(n_mels), 0
-    for start in range(0, seg.shape[0], chunk):
-        x = seg[start:start + chunk, 0].astype(np.float64)  # (c, n_mels, n_frames)
-        if level_norm:
-            x -= x.mean(axis=(1, 2), keepdims=True)
-        s1 += x.sum(axis=(0, 2))
-        s2 += np.square(x).sum(axis=(0, 2))
-        count += x.shape[0] * x.shape[2]
-    mean = s1 / count
-    return mean, np.sqrt(np.maximum(s2 / count - mean ** 2, 0.0))
-
-
-def _embed(module, segments, batch_size=256):
-    """Embeddings of (m, 1, n_mels, n_frames) segments, batched, in eval mode."""
-    was_training = module.training
-    module.eval()
-    dev = next(module.parameters()).device
-    out = []
-    with torch.no_grad():
-        for sl in batch_slices(segments.shape[0], batch_size):
-            out.append(module(to_tensor(segments[sl], dev)).cpu().numpy())
-    module.train(was_training)
-    return np.concatenate(out).astype(np.float32, copy=False)
-
-
-class _PairBatches(torch.utils.data.Sampler):
-    """Batches of two segments per class (N-pair-mc needs one pair per class)."""
-
-    def __init__(self, labels, seed):
-        self.labels = np.asarray(labels)
-        self.seed = seed
-        self.epoch = 0
-
-    def __iter__(self):
-        rng = np.random.default_rng(self.seed + self.epoch)
-        self.epoch += 1
-        pools = {c: list(rng.permutation(np.flatnonzero(self.labels == c)))
-                 for c in np.unique(self.labels)}
-        for _ in range(len(self)):
-            batch = []
-            for c, pool in pools.items():
-                if len(pool) < 2:
-                    pool.extend(rng.permutation(np.flatnonzero(self.labels == c)))
-                batch += [pool.pop(), pool.pop()]
-            yield batch
-
-    def __len__(self):
-        return max(1, len(self.labels) // (2 * len(np.unique(self.labels))))
-
-
-class _MarginNet(NeuralNet):
-    """skorch NeuralNet with N-pair batches and optional mixup.
-
-    For N-pair, training batches hold one pair per class. With
-    ``mixup_alpha > 0``, each training batch is replaced by convex mixtures of
-    its examples with a shuffled copy, ``lam * x + (1 - lam) * x[perm]`` with
-    ``lam ~ Beta(alpha, alpha)``, and the loss is the same mixture of the
-    losses against both labels (Zhang et al., 2018). It works for any loss
-    with a per-example target, so every margin head takes it unchanged.
-    """
-
-    pair_seed = 0
-    mixup_alpha = 0.0
-
-    def train_step_single(self, batch, **fit_params):
-        if self.mixup_alpha <= 0 or self.criterion is NPairLoss:
-            return super().train_step_single(batch, **fit_params)
-        self._set_training(True)
-        Xi, yi = unpack_data(batch)
-        Xi, yi = to_device(Xi, self.device), to_device(yi, self.device)
-        lam = float(np.random.default_rng(int(torch.randint(2 ** 31 - 1, ())))
-                    .beta(self.mixup_alpha, self.mixup_alpha))
-        perm = torch.randperm(Xi.shape[0], device=Xi.device)
-        Xm = lam * Xi + (1.0 - lam) * Xi[perm]
-        y_pred = self.infer(Xm, **fit_params)
-        # a criterion that counts its training calls (SphereFace's annealing) counts this step once
-        step = getattr(self.criterion_, "step", None)
-        step = step.clone() if torch.is_tensor(step) else step
-        loss_a = self.get_loss(y_pred, yi, X=Xm, training=True)
-        if step is not None:
-            self.criterion_.step = step
-        loss_b = self.get_loss(y_pred, yi[perm], X=Xm, training=True)
-        loss = lam * loss_a + (1.0 - lam) * loss_b
-        loss.backward()
-        return {"loss": loss, "y_pred": y_pred}
-
-    def get_iterator(self, dataset, training=False):
-        if training and self.criterion is NPairLoss:
-            return torch.utils.data.DataLoader(
-                dataset, batch_sampler=_PairBatches(np.asarray(dataset.y), self.pair_seed))
-        return super().get_iterator(dataset, training=training)
-
-
-class _CentroidValidation(Callback):
-    """Clip accuracy on the validation clips by nearest centroid; keeps the best epoch.
-
-    Centroids come from a fixed subset of training segments, embedded with
-    the current weights at the end of every epoch. The weights of the best
-    epoch are kept in memory and restored at the end; on a tie the later
-    epoch wins (small validation sets saturate early, and the later
-    weights are the better trained).
-    """
-
-    def __init__(self, X_ref, y_ref, X_valid, y_valid):
-        self.X_ref, self.y_ref = X_ref, y_ref
-        self.X_valid, self.y_valid = X_valid, y_valid
-        self.best_acc_, self.best_epoch_, self.best_state_ = -1.0, 0, None
-
-    def on_epoch_end(self, net, **kwargs):
-        emb_ref = _embed(net.module_, self.X_ref)
-        centroid = CentroidClassifier(metric="cosine").fit(emb_ref[:, None], self.y_ref)
-        n, s = self.X_valid.shape[:2]
-        emb = _embed(net.module_, self.X_valid.reshape(n * s, 1, *self.X_valid.shape[2:]))
-        acc = float(np.mean(centroid.predict(emb.reshape(n, s, -1)) == self.y_valid))
-        net.history.record("valid_acc", acc)
-        if acc >= self.best_acc_:
-            self.best_acc_, self.best_epoch_ = acc, len(net.history)
-            self.best_state_ = copy.deepcopy(net.module_.state_dict())
-
-    def on_train_end(self, net, **kwargs):
-        if self.best_state_ is not None:
-            net.module_.load_state_dict(self.best_state_)
-        # do not carry the data and the weights copy inside the pickled model
-        self.X_ref = self.X_valid = self.best_state_ = None
 
 
 class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
@@ -189,7 +34,8 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
     cosine distance of their segment embeddings to the class centroids of the
     training segments. Use it as the last step of a pipeline, or follow it
     with :class:`CentroidClassifier` (``transform`` returns the embeddings)
-    to enroll new classes.
+    to enroll new classes. The measured effect of every option below is in
+    ``benchmarks/RESULTS.md``.
 
     Parameters
     ----------
@@ -199,28 +45,25 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         the second paper (batches of one pair per class). CosFace is the
         default: with modified softmax, the paper's best (Fig. 3).
     margin, scale : float or None, default=None
-        ``None`` takes each loss's published default: softmax (no margin,
-        ``s`` = embedding norm as in eq. 3), SphereFace ``m=4`` with its
-        lambda annealing (1000 -> 5) and ``s=30``, CosFace ``m=0.35, s=30``,
-        ArcFace ``m=0.5`` rad ``, s=30`` (``s=30`` rather than the face
-        papers' 64 suits a handful of classes). Ignored by ``npair``.
+        ``None`` takes the loss's own default (see ``models/_losses.py``):
+        softmax has no margin and ``s`` = the embedding's norm (eq. 3);
+        SphereFace ``m=4`` (an integer) with its lambda annealing, CosFace
+        ``m=0.35``, ArcFace ``m=0.5`` rad, all three ``s=30`` (rather than the
+        face papers' 64: a handful of classes). Setting one that the loss does
+        not have (a margin for softmax, either for npair) is an error.
     width : float, default=0.25
         MobileNet width multiplier. The paper uses the published network
-        (1.0); 0.25 is the default because it trains 3.6x faster than 1.0 on
-        a CPU and costs little on the data we measured: ESC-10, 5 folds, 30
-        epochs, 82.3 % at 0.25 against 83.5 % at 0.5, within the fold spread
-        (1.0 not measured there; ``benchmarks/RESULTS.md``).
+        (1.0); 0.25 trains several times faster on a CPU at a small cost
+        in accuracy.
     embedding_dim : int, default=32
     epochs : int, default=30
-        The paper trains 20 epochs. At 20 the validation accuracy is still
-        rising on small sets (ESC-10 folds 1-2: 75.0 % at 20 epochs, 80.0 %
-        at 30; synthetic set, 10 folds: 65.6 % and 71.6 %), so the default is
-        30; pass ``epochs=20, width=1.0`` for the paper's exact recipe.
+        The paper trains 20 epochs; on small sets the validation accuracy is
+        still rising there, hence 30. Pass ``epochs=20, width=1.0`` for the
+        paper's exact recipe.
     batch_size : int, default=32
     optimizer : {"sgd", "adam"}, default="sgd"
         SGD with momentum (the paper's recipe: SGD, learning rate 0.005,
-        batches of 32, 20 epochs, best epoch by validation accuracy), or AdamW
-        (it lost on ESC-10: 74.3 % against 82.3 % for SGD).
+        batches of 32, best epoch by validation accuracy), or AdamW.
     lr : float, default=0.005
     lr_schedule : {"constant", "cosine"}, default="constant"
         ``"cosine"`` anneals the learning rate to 0 over ``epochs`` (skorch's
@@ -236,13 +79,11 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         Subtract each segment's mean level (in dB) before the per-band
         standardisation: the network then ignores the recording gain. It
         helps where the gain says nothing about the class (the synthetic set
-        draws one at random per clip: 10 folds, 71.6 % -> 75.9 %) and hurts
-        where it does (ESC-10, 5 folds: 82.3 % -> 76.8 %), hence off by default.
+        draws one at random per clip) and hurts where it does (ESC-10).
     mixup : float, default=0.0
         Mixup in training: ``alpha`` of the Beta(alpha, alpha) mixing weight of
         pairs of segments and of their losses; 0 disables it. Ignored by
-        ``npair``. On ESC-10 it lowered accuracy (alpha 0.2: 74.5 %, against
-        82.3 % without).
+        ``npair``.
     random_crop : bool, default=False
         Train on whole clips: at every step each clip gives a random window of
         one segment's length, anywhere in the clip (its segments joined in
@@ -250,33 +91,46 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         the clips. Prediction always uses the fixed segments.
     validation_split : float, array-like of bool or None, default=0.1
         Clips held out to pick the best epoch by validation accuracy: a
-        fraction (stratified, seeded by ``random_state``), a boolean mask
-        over the clips (True = validation: a predefined split), or None to
-        keep the last epoch.
-    device : {"cpu", "cuda", "auto"}, default="cpu"
-        ``"cuda"`` where none exists raises a ``RuntimeError``. A model fitted
-        on CUDA pickles and predicts on a CPU-only machine; set
-        ``device="cpu"`` on a loaded model to move it explicitly.
-        On the CPU the network trains in the channels-last (NHWC) memory
-        layout, 1.1-1.6x faster than the default layout with the same results
-        up to float rounding.
-    random_state : int or None, default=None
-        Seeds weights, shuffling, masks and the validation split.
+        fraction (stratified, seeded by ``random_state``; group-aware when
+        ``fit`` gets ``groups``), a boolean mask over the clips (True =
+        validation: a predefined split), or None to keep the last epoch.
+    device : str or torch.device, default="cpu"
+        ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``. ``"cuda"`` where none
+        exists raises a ``RuntimeError``. A model fitted on CUDA pickles and
+        predicts on a CPU-only machine; set ``device="cpu"`` on a loaded model
+        to move it explicitly. On the CPU the network trains in the
+        channels-last (NHWC) memory layout, faster than the default layout
+        with the same results up to float rounding.
+    random_state : int, RandomState or None, default=None
+        Seeds weights, shuffling, masks and the validation split. torch's
+        global random state is left as it was.
     verbose : int, default=0
         1 prints skorch's per-epoch table (loss, validation accuracy, time).
 
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+        Mel bands of the training patches.
     net_ : skorch.NeuralNet
         The trained network (``net_.module_`` is the embedding network).
     centroid_ : CentroidClassifier
         Cosine centroids of the training segments' embeddings.
+    validation_mask_ : ndarray of bool, shape (n_clips,)
+        The clips of ``fit`` held out for model selection (all False without).
     best_epoch_ : int
         Epoch whose weights were kept (1-based).
     history_ : list of dict
         skorch's per-epoch history (train_loss, valid_acc, dur).
-    n_mels_ : int
+
+    Notes
+    -----
+    UrbanSound8K and ESC cut several clips from one source recording and keep
+    them in one fold, so that they are never on both sides of a split. Pass the
+    recording ids as ``groups`` (``fit(X, y, groups=data.fsID)``; in a pipeline,
+    ``set_fit_request(groups=True)`` with metadata routing, or the
+    ``marginembeddingclassifier__groups`` fit parameter) and the inner
+    validation split keeps them together too.
 
     Examples
     --------
@@ -312,16 +166,16 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         "mixup": [Interval(numbers.Real, 0, None, closed="left")],
         "random_crop": ["boolean"],
         "validation_split": [Interval(numbers.Real, 0, 1, closed="neither"), "array-like", None],
-        "device": [str],
+        "device": [str, torch.device],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
 
-    def __init__(self, loss="cosface", margin=None, scale=None, width=0.25, embedding_dim=32,
+    def __init__(self, loss="cosface", *, margin=None, scale=None, width=0.25, embedding_dim=32,
                  epochs=30, batch_size=32, optimizer="sgd", lr=0.005, lr_schedule="constant",
-                 momentum=0.9, weight_decay=1e-4,
-                 mask_fraction=0.15, level_norm=False, mixup=0.0, random_crop=False, validation_split=0.1,
-                 device="cpu", random_state=None, verbose=0):
+                 momentum=0.9, weight_decay=1e-4, mask_fraction=0.15, level_norm=False,
+                 mixup=0.0, random_crop=False, validation_split=0.1, device="cpu",
+                 random_state=None, verbose=0):
         self.loss = loss
         self.margin = margin
         self.scale = scale
@@ -343,101 +197,64 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         self.random_state = random_state
         self.verbose = verbose
 
-    # ------------------------------------------------------------------ fit
-    def _split(self, y, rng):
-        n = y.shape[0]
-        vs = self.validation_split
-        if vs is None:
-            return np.ones(n, bool)
-        if isinstance(vs, numbers.Real):
-            idx = np.arange(n)
-            try:
-                _, valid = train_test_split(idx, test_size=vs, stratify=y,
-                                            random_state=rng.randint(2 ** 31 - 1))
-            except ValueError:  # a class too small to stratify: plain random split
-                _, valid = train_test_split(idx, test_size=vs,
-                                            random_state=rng.randint(2 ** 31 - 1))
-            train = np.ones(n, bool)
-            train[valid] = False
-        else:
-            mask = column_or_1d(np.asarray(vs))
-            if mask.dtype != bool or mask.shape[0] != n:
-                raise ValueError(
-                    f"validation_split as an array must be a boolean mask with one entry per "
-                    f"clip ({n}), got dtype {mask.dtype} and {mask.shape[0]} entries"
-                )
-            train = ~mask
-        if train.all() or not train.any():
-            raise ValueError(f"validation_split={vs!r} leaves no training or no validation clip")
-        if np.unique(y[train]).size < np.unique(y).size:
-            raise ValueError("validation_split leaves a class without training clips")
-        return train
+    def _validate_params(self):
+        """scikit-learn's parameter checks, then the margin and scale against the loss."""
+        super()._validate_params()
+        self._criterion_params()
 
-    def fit(self, X, y):
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y, groups=None):
         """Train the embedding network on the clips' segments.
 
         Parameters
         ----------
-        X : array-like of shape (n_clips, n_segments, n_mels, n_frames) or (n_clips, n_mels, n_frames)
-            Log-mel patches, e.g. from :class:`LogMelPatches`.
+        X : array-like of shape (n_clips, n_segments, n_mels, n_frames)
+            Log-mel patches, e.g. from :class:`LogMelPatches`; (n_clips, n_mels,
+            n_frames) is one segment per clip.
         y : array-like of shape (n_clips,)
+        groups : array-like of shape (n_clips,), default=None
+            Source recording of each clip (e.g. UrbanSound8K's ``fsID``): a
+            fractional ``validation_split`` then never separates clips of one
+            recording. Routed by scikit-learn's metadata routing
+            (``set_fit_request(groups=True)``).
+
+        Returns
+        -------
+        self : MarginEmbeddingClassifier
         """
         self._validate_params()
-        X = _as_segments(X)
-        y = check_clip_labels(self, y, X.shape[0])
-        self.classes_, y_enc = np.unique(y, return_inverse=True)
-        if self.classes_.size < 2:
-            raise ValueError(
-                f"MarginEmbeddingClassifier needs at least 2 classes, got 1: {self.classes_[0]!r}"
-            )
+        criterion_params = self._criterion_params()
+        X = self._patches(X, reset=True)
+        self.classes_, y_enc = check_fit_labels(self, y, X.shape[0])
+        if groups is not None:
+            groups = column_or_1d(np.asarray(groups))
+            if groups.shape[0] != X.shape[0]:
+                raise ValueError(f"groups must hold one entry per clip ({X.shape[0]}), got "
+                                 f"{groups.shape[0]}")
         device = resolve_device(self.device)
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(2 ** 31 - 1))
-        torch.manual_seed(seed)
-
-        train = self._split(y_enc, rng)
-        n, s, n_mels, n_frames = X.shape
-        Xt, yt = X[train], y_enc[train]
-        seg = Xt.reshape(-1, 1, n_mels, n_frames)
-        seg_y = np.repeat(yt, s).astype(np.int64)
-        if self.random_crop and s > 1:
-            # train on whole clips (segments joined in time); the network cuts a random
-            # segment-long window from each clip at every step
-            fit_X = np.ascontiguousarray(Xt.transpose(0, 2, 1, 3).reshape(-1, 1, n_mels, s * n_frames))
-            fit_y = yt.astype(np.int64)
-        else:
-            fit_X, fit_y = seg, seg_y
-        self.n_mels_ = n_mels
-        band_mean, band_std = _band_stats(seg, self.level_norm)
-        margin, scale = DEFAULTS[self.loss]
-        margin = margin if self.margin is None else self.margin
-        scale = scale if self.scale is None else self.scale
-
-        callbacks = []
-        if self.lr_schedule == "cosine":
-            from skorch.callbacks import LRScheduler
-
-            callbacks.append(("lr_schedule", LRScheduler(
-                policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=self.epochs)))
-        if self.validation_split is not None:
-            ref = rng.choice(seg.shape[0], size=min(seg.shape[0], 256), replace=False)
-            callbacks.append(("centroid_validation", _CentroidValidation(
-                seg[ref], seg_y[ref], X[~train], y_enc[~train])))
-        net = _MarginNet(
+        valid = _training.validation_mask(y_enc, self.validation_split, groups,
+                                          rng.randint(2 ** 31 - 1))
+        seg, seg_y, fit_X, fit_y = self._training_arrays(X, y_enc, ~valid)
+        if self.loss == "npair":
+            _training.check_pairs(fit_y, names=self.classes_)
+        callbacks = self._callbacks(seg, seg_y, X[valid], y_enc[valid], rng)
+        band_mean, band_std = _training.band_stats(seg, self.level_norm)
+        net = _training.MarginNet(
             module=EmbeddingNet,
-            module__n_mels=n_mels,
+            module__n_mels=X.shape[2],
             module__width=self.width,
             module__embedding_dim=self.embedding_dim,
             module__band_mean=band_mean,
             module__band_std=band_std + 1e-3,
             module__level_norm=self.level_norm,
             module__mask_fraction=self.mask_fraction,
-            module__crop_frames=n_frames,
+            module__crop_frames=X.shape[3],
             criterion=LOSSES[self.loss],
             criterion__n_classes=self.classes_.size,
             criterion__embedding_dim=self.embedding_dim,
-            criterion__margin=margin,
-            criterion__scale=scale,
+            **criterion_params,
             **self._optimizer_params(),
             lr=self.lr,
             batch_size=self.batch_size,
@@ -450,27 +267,87 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         )
         net.pair_seed = seed
         net.mixup_alpha = float(self.mixup)
-        net.initialize()
-        if device.type == "cpu" and _CPU_CHANNELS_LAST:
-            # NHWC: 1.1-1.6x faster training here (benchmarks/RESULTS.md); CUDA keeps NCHW
-            net.module_.to(memory_format=torch.channels_last)
-        net.partial_fit(fit_X, fit_y)  # = net.fit, with the layout set in between
-        self.net_ = net
-        self.history_ = [dict(h) for h in net.history]
-        if self.validation_split is not None:
-            self.best_epoch_ = int(dict(net.callbacks_)["centroid_validation"].best_epoch_)
-        else:
-            self.best_epoch_ = len(net.history)
-        self.net_.module_.eval()
-        emb = _embed(net.module_, seg).reshape(Xt.shape[0], s, -1)
-        self.centroid_ = CentroidClassifier(metric="cosine").fit(emb, self.classes_[yt])
+        with _training.seeded_torch(seed, device):
+            net.initialize()
+            if device.type == "cpu" and _CPU_CHANNELS_LAST:
+                # NHWC: faster CPU training (benchmarks/RESULTS.md); CUDA keeps NCHW
+                net.module_.to(memory_format=torch.channels_last)
+            net.partial_fit(fit_X, fit_y)  # = net.fit, with the layout set in between
+        self._finish(net, seg, seg_y, valid)
         return self
+
+    def _patches(self, X, reset):
+        """X as (n_clips, n_segments, n_mels, n_frames) float32 (the shared clip validator)."""
+        return check_clips(self, X, reset=reset, item_ndim=2, dtype=np.float32,
+                           item_shape="n_mels, n_frames")
+
+    def _criterion_params(self):
+        """``criterion__*`` settings: the margin and scale set, checked against the loss."""
+        accepted = loss_parameters(self.loss)
+        params = {}
+        for key in ("margin", "scale"):
+            value = getattr(self, key)
+            if value is None:
+                continue
+            if key not in accepted:
+                raise ValueError(
+                    f"{key}={value!r} does not apply to loss={self.loss!r}, whose parameters "
+                    f"are {sorted(accepted)}; leave {key}=None"
+                )
+            params[f"criterion__{key}"] = value
+        if self.loss == "sphereface" and self.margin is not None:
+            if not float(self.margin).is_integer() or self.margin < 1:
+                raise ValueError(
+                    f"margin={self.margin!r} for loss='sphereface' must be an integer m >= 1: "
+                    "psi(theta) = (-1)^k cos(m theta) - 2k is defined for integer m"
+                )
+        return params
+
+    def _training_arrays(self, X, y_enc, train):
+        """Training segments and labels, and what the network is fitted on (crops: clips)."""
+        Xt, yt = X[train], y_enc[train]
+        n, s, n_mels, n_frames = Xt.shape
+        seg = Xt.reshape(-1, 1, n_mels, n_frames)
+        seg_y = np.repeat(yt, s).astype(np.int64)
+        if self.random_crop and s > 1:
+            # whole clips (segments joined in time); the network cuts a random segment-long
+            # window from each clip at every step
+            clips = Xt.transpose(0, 2, 1, 3).reshape(n, 1, n_mels, s * n_frames)
+            fit_X = np.ascontiguousarray(clips)
+            return seg, seg_y, fit_X, yt.astype(np.int64)
+        return seg, seg_y, seg, seg_y
+
+    def _callbacks(self, seg, seg_y, X_valid, y_valid, rng):
+        callbacks = [("divergence_check", _training.DivergenceCheck())]
+        if self.lr_schedule == "cosine":
+            from skorch.callbacks import LRScheduler
+
+            callbacks.append(("lr_schedule", LRScheduler(
+                policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=self.epochs)))
+        if self.loss == "sphereface":
+            callbacks.append(("sphereface_annealing", _training.SphereFaceAnnealing()))
+        if len(X_valid):
+            ref = _training.reference_segments(seg_y, 256, rng)
+            callbacks.append(("centroid_validation", _training.CentroidValidation(
+                seg[ref], seg_y[ref], X_valid, y_valid)))
+        return callbacks
 
     def _optimizer_params(self):
         if self.optimizer == "adam":
             return dict(optimizer=torch.optim.AdamW, optimizer__weight_decay=self.weight_decay)
         return dict(optimizer=torch.optim.SGD, optimizer__momentum=self.momentum,
                     optimizer__weight_decay=self.weight_decay)
+
+    def _finish(self, net, seg, seg_y, valid):
+        """Fitted attributes: network, history, best epoch, training centroids."""
+        self.net_ = net
+        self.validation_mask_ = valid
+        self.history_ = [dict(h) for h in net.history]
+        validation = dict(net.callbacks_).get("centroid_validation")
+        self.best_epoch_ = int(validation.best_epoch_) if validation else len(net.history)
+        net.module_.eval()
+        emb = _training.embed(net.module_, seg)[:, None]  # one segment per row
+        self.centroid_ = CentroidClassifier(metric="cosine").fit(emb, self.classes_[seg_y])
 
     # ------------------------------------------------------------------ inference
     def _sync_device(self):
@@ -483,36 +360,30 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
 
     def transform(self, X):
         """Segment embeddings, shape (n_clips, n_segments, embedding_dim)."""
-        check_is_fitted(self)
-        X = _as_segments(X)
-        if X.shape[2] != self.n_mels_:
-            raise ValueError(f"X has {X.shape[2]} mel bands, the model was fitted on {self.n_mels_}")
+        X = self._patches(X, reset=False)  # checks fitted first
         self._sync_device()
         n, s = X.shape[:2]
-        return _embed(self.net_.module_, X.reshape(n * s, 1, *X.shape[2:])).reshape(n, s, -1)
+        segments = X.reshape(n * s, 1, *X.shape[2:])
+        return _training.embed(self.net_.module_, segments).reshape(n, s, -1)
 
     def decision_function(self, X):
-        """Mean cosine similarity-based scores per class (see :class:`CentroidClassifier`)."""
+        """Negated mean cosine distance per class (see :class:`CentroidClassifier`)."""
         emb = self.transform(X)  # checks fitted first
         return self.centroid_.decision_function(emb)
 
     def predict(self, X):
         """Class with the smallest mean segment distance to its training centroid."""
-        emb = self.transform(X)
+        emb = self.transform(X)  # checks fitted first
         return self.centroid_.predict(emb)
 
     def predict_proba(self, X):
         """Class probabilities from the mean segment distances."""
-        emb = self.transform(X)
+        emb = self.transform(X)  # checks fitted first
         return self.centroid_.predict_proba(emb)
-
-    def score(self, X, y, sample_weight=None):
-        """Accuracy; labels not seen in fit raise a ``ValueError``."""
-        check_is_fitted(self)
-        check_known_labels(self, y)
-        return super().score(X, y, sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False  # 3-D/4-D patches: covered by explicit tests
+        tags.input_tags.two_d_array = False    # log-mel patches: 3-D or 4-D,
+        tags.input_tags.three_d_array = True   # covered by explicit contract tests
+        tags.non_deterministic = False
         return tags
