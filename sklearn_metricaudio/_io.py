@@ -10,6 +10,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import warnings
 from math import gcd
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import numpy as np
 
 __all__ = [
     "AudioDecodeError",
+    "pcm_to_float",
     "load_audio",
     "resample",
     "write_audio",
@@ -27,6 +29,44 @@ __all__ = [
 
 class AudioDecodeError(ValueError):
     """Raised when a file cannot be decoded into usable audio samples."""
+
+
+#: Integer sample formats of PCM audio (24-bit PCM is read as the top of int32).
+_PCM_DTYPES = (np.dtype(np.int8), np.dtype(np.int16), np.dtype(np.int32), np.dtype(np.uint8))
+
+
+def pcm_to_float(y):
+    """Samples as float32; integer PCM is scaled to [-1, 1) as soundfile decodes files.
+
+    Signed integers are divided by ``2**(bits - 1)`` (int16 by 32768); unsigned ones
+    are offset binary around the middle of their range (8-bit wav). Integer types that
+    are no PCM sample format (int64, the default of Python ints and of
+    ``np.random.integers``; uint16 and wider) are scaled the same way, with a warning:
+    whatever their values meant, they come out near silence. Floats pass through.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_metricaudio._io import pcm_to_float
+    >>> pcm_to_float(np.array([-32768, 0, 16384], dtype=np.int16)).tolist()
+    [-1.0, 0.0, 0.5]
+    >>> pcm_to_float(np.array([0, 128, 255], dtype=np.uint8)).tolist()
+    [-1.0, 0.0, 0.9921875]
+    """
+    y = np.asarray(y)
+    if y.dtype.kind not in "iu":
+        return y.astype(np.float32, copy=False)
+    if y.dtype not in _PCM_DTYPES:
+        warnings.warn(
+            f"integer samples of dtype {y.dtype} are no PCM format (int8, int16, int32, uint8); "
+            f"they are scaled as {8 * y.dtype.itemsize}-bit PCM, i.e. divided by "
+            f"2**{8 * y.dtype.itemsize - 1}: pass float samples in [-1, 1] or int16 PCM",
+            UserWarning, stacklevel=3,
+        )
+    if y.dtype.kind == "u":
+        half = (int(np.iinfo(y.dtype).max) + 1) / 2
+        return ((y - half) / half).astype(np.float32)
+    return (y / float(-np.iinfo(y.dtype).min)).astype(np.float32)
 
 
 def resample(y, orig_sr, target_sr):

@@ -14,9 +14,9 @@ import scipy.stats
 from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.base import clone
 
+from sklearn_metricaudio.evaluation import format_ins_table, plot_ins
 from sklearn_metricaudio.features.ins import (INSTransformer, default_scales,
-                                              draw_surrogate_phases, format_ins_table,
-                                              hermite_tapers, plot_ins)
+                                              draw_surrogate_phases, hermite_tapers)
 
 SR = 8000
 
@@ -287,6 +287,18 @@ def test_sklearn_api_clone_params_pickle():
     assert est.get_feature_names_out().tolist() == ["ins_0.02", "ins_0.2"]
     assert INSTransformer().fit().scales_.shape == (8,)
     np.testing.assert_allclose(INSTransformer().fit().scales_, default_scales())
+
+
+def test_transform_uses_the_fitted_scales():
+    x = np.random.default_rng(0).standard_normal((1, 2000))
+    est = INSTransformer(scales=[0.02, 0.2], n_surrogates=4, sr=SR, random_state=0).fit(x)
+    fitted = est.transform(x)
+    est.set_params(scales=[0.1])               # takes effect at the next fit, not before
+    np.testing.assert_array_equal(est.transform(x), fitted)
+    assert est.get_feature_names_out().tolist() == ["ins_0.02", "ins_0.2"]
+    assert est.fit(x).transform(x).shape == (1, 1)
+    # unfitted, the transformer is stateless and reads the parameter
+    assert INSTransformer(scales=[0.1], n_surrogates=4, sr=SR).transform(x).shape == (1, 1)
 
 
 def test_in_a_pipeline():

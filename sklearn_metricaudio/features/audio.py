@@ -12,7 +12,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .._io import load_audio
+from .._io import load_audio, pcm_to_float
 
 __all__ = ["AudioLoader", "fix_length"]
 
@@ -45,16 +45,6 @@ def fix_length(y, n_samples, pad="repeat"):
         out[..., : y.shape[-1]] = y
         return out
     raise ValueError(f"pad must be 'repeat' or 'constant', got {pad!r}")
-
-
-def _as_float(y):
-    """float32 samples; integer PCM is scaled to [-1, 1) as soundfile reads it."""
-    if y.dtype.kind == "i":
-        return (y / float(-np.iinfo(y.dtype).min)).astype(np.float32)
-    if y.dtype.kind == "u":  # unsigned PCM (8-bit wav) is offset binary
-        half = (int(np.iinfo(y.dtype).max) + 1) / 2
-        return ((y - half) / half).astype(np.float32)
-    return y.astype(np.float32, copy=False)
 
 
 def _is_pathlike(x):
@@ -101,7 +91,7 @@ class AudioLoader(TransformerMixin, BaseEstimator):
         "n_jobs": [numbers.Integral, None],
     }
 
-    def __init__(self, sr=22050, duration=4.0, pad="repeat", n_jobs=None):
+    def __init__(self, sr=22050, *, duration=4.0, pad="repeat", n_jobs=None):
         self.sr = sr
         self.duration = duration
         self.pad = pad
@@ -157,7 +147,7 @@ class AudioLoader(TransformerMixin, BaseEstimator):
             )
         if y.size == 0:
             raise ValueError(f"{where} is empty (0 samples)")
-        y = _as_float(y)
+        y = pcm_to_float(y)
         if not np.isfinite(y).all():
             raise ValueError(f"{where} holds NaN or infinite samples")
         return y

@@ -32,9 +32,8 @@ class LogMelPatches(WaveformTransformer):
     hop_length : int, default=256
         Frame step in samples: 86 frames/s at 22.05 kHz. Half of librosa's
         512, because 43 frames/s aliases the 8-45 Hz pulse rates of engines
-        and jackhammers; measured on the synthetic set (folds 1-3, 71.9 % ->
-        83.3 % with 30 epochs) and on ESC-10 (folds 1-2, 72.5 % -> 75.0 % with
-        20 epochs); see ``benchmarks/RESULTS.md``. 512 halves the cost.
+        and jackhammers; it costs twice the compute of 512 and is measured on
+        the synthetic set and ESC-10 in ``benchmarks/RESULTS.md``.
     segment_seconds : float, default=1.0
         Segment length; ``round(segment_seconds * sr / hop_length)`` frames.
         The papers use 1-5 s; any positive length is accepted. Ignored when
@@ -44,8 +43,8 @@ class LogMelPatches(WaveformTransformer):
     fmin, fmax : float
     device : {"cpu", "cuda", "auto"}, default="cpu"
     batch_size : int or None, default=None
-        Clips per FFT call (bounds memory). ``None``: 8 on the CPU (cache-sized, the
-        fastest measured on 2 cores), 256 on a GPU.
+        Clips per FFT call (bounds memory). ``None``: 4 on the CPU (cache-sized),
+        256 on a GPU.
 
     Examples
     --------
@@ -71,7 +70,7 @@ class LogMelPatches(WaveformTransformer):
         "fmax": [Interval(numbers.Real, 0, None, closed="neither"), None],
     }
 
-    def __init__(self, sr=22050, n_mels=128, n_fft=1024, hop_length=256, segment_seconds=1.0,
+    def __init__(self, sr=22050, *, n_mels=128, n_fft=1024, hop_length=256, segment_seconds=1.0,
                  patch_frames=None, fmin=0.0, fmax=None, device="cpu", batch_size=None):
         self.sr = sr
         self.n_mels = n_mels
@@ -98,7 +97,7 @@ class LogMelPatches(WaveformTransformer):
     def _transform_batch(self, xb):
         mel = _spectral.melspectrogram(xb, self.sr, self.n_fft, self.hop_length, self.n_mels,
                                        fmin=self.fmin, fmax=self.fmax)
-        logmel = _spectral.power_to_db(mel)  # (batch, frames, mels)
+        logmel = _spectral.power_to_db(mel, inplace=True)  # (batch, frames, mels)
         f = self.frames_per_segment
         n_seg = logmel.shape[1] // f
         patches = logmel[:, : n_seg * f].unflatten(1, (n_seg, f))  # (batch, seg, f, mels)

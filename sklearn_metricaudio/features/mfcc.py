@@ -133,8 +133,8 @@ class MFCCStats(WaveformTransformer):
         Mel bank frequency range (``fmax=None``: ``sr / 2``).
     device : {"cpu", "cuda", "auto"}, default="cpu"
     batch_size : int or None, default=None
-        Clips per FFT call (bounds memory). ``None``: 8 on the CPU (cache-sized, the
-        fastest measured on 2 cores), 256 on a GPU.
+        Clips per FFT call (bounds memory). ``None``: 4 on the CPU (cache-sized),
+        256 on a GPU.
 
     Examples
     --------
@@ -159,7 +159,7 @@ class MFCCStats(WaveformTransformer):
         "fmax": [Interval(numbers.Real, 0, None, closed="neither"), None],
     }
 
-    def __init__(self, sr=22050, n_mfcc=25, n_mels=40, window_seconds=0.0213, overlap=0.5,
+    def __init__(self, sr=22050, *, n_mfcc=25, n_mels=40, window_seconds=0.0213, overlap=0.5,
                  context=5, fmin=0.0, fmax=None, device="cpu", batch_size=None):
         self.sr = sr
         self.n_mfcc = n_mfcc
@@ -188,7 +188,8 @@ class MFCCStats(WaveformTransformer):
         mel = _spectral.melspectrogram(xb, self.sr, n_fft, hop, self.n_mels, win_length=win,
                                        fmin=self.fmin, fmax=self.fmax)
         dct = _spectral.dct_matrix(self.n_mfcc, self.n_mels, device=xb.device, dtype=xb.dtype)
-        mfcc = (_spectral.power_to_db(mel) @ dct.T).transpose(-1, -2)  # (batch, coef, frames)
+        logmel = _spectral.power_to_db(mel, inplace=True)
+        mfcc = (logmel @ dct.T).transpose(-1, -2)  # (batch, coef, frames)
         return window_statistics(mfcc, self.context)
 
     def get_feature_names_out(self, input_features=None):

@@ -1,0 +1,87 @@
+"""cached_transform: a hit reuses the stored features; files, settings and code each miss it."""
+
+import os
+
+import numpy as np
+import pytest
+from sklearn.pipeline import make_pipeline
+
+from sklearn_metricaudio import AudioLoader, MFCCStats
+from sklearn_metricaudio.features import _cache, cached_transform
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """Count the MFCC computations actually run (a cache hit runs none)."""
+    calls = []
+    original = MFCCStats.transform
+
+    def transform(self, X):
+        calls.append(len(X))
+        return original(self, X)
+
+    monkeypatch.setattr(MFCCStats, "transform", transform)
+    return calls
+
+
+def _files(tiny_us8k):
+    data, _ = tiny_us8k
+    return [str(f) for f in data.filenames[:4]]
+
+
+def test_a_second_call_is_read_from_the_cache(tiny_us8k, tmp_path, counted):
+    files = _files(tiny_us8k)
+    pipe = make_pipeline(AudioLoader(duration=1.0), MFCCStats())
+    first = cached_transform(pipe, files, memory=tmp_path)
+    again = cached_transform(pipe, files, memory=tmp_path)
+    assert counted == [4]  # computed once: the second call did not run the transformer
+    np.testing.assert_array_equal(again, first)
+    np.testing.assert_array_equal(first, pipe.transform(files))
+    # no memory: computed every time
+    cached_transform(pipe, files, memory=None)
+    assert len(counted) == 3  # (the direct pipe.transform above counted once too)
+
+
+def test_changed_settings_files_or_code_miss_the_cache(tiny_us8k, tmp_path, counted,
+                                                       monkeypatch):
+    files = _files(tiny_us8k)
+    pipe = make_pipeline(AudioLoader(duration=1.0), MFCCStats())
+    cached_transform(pipe, files, memory=tmp_path)
+    assert len(counted) == 1
+    # a setting
+    cached_transform(make_pipeline(AudioLoader(duration=1.0), MFCCStats(n_mfcc=13)), files,
+                     memory=tmp_path)
+    assert len(counted) == 2
+    # a file's content (its size and modification time)
+    st = os.stat(files[0])
+    os.utime(files[0], ns=(st.st_atime_ns, st.st_mtime_ns + 10 ** 9))
+    cached_transform(pipe, files, memory=tmp_path)
+    assert len(counted) == 3
+    cached_transform(pipe, files, memory=tmp_path)
+    assert len(counted) == 3
+    # how the work is split does not change the features: still a hit
+    cached_transform(make_pipeline(AudioLoader(duration=1.0, n_jobs=2), MFCCStats(batch_size=2)),
+                     files, memory=tmp_path)
+    assert len(counted) == 3
+    # the feature code (what a new version or an edited install changes)
+    monkeypatch.setattr(_cache, "feature_code_hash", lambda: "another version of the code")
+    cached_transform(pipe, files, memory=tmp_path)
+    assert len(counted) == 4
+    # a library the features go through
+    versions = _cache._library_versions()
+    monkeypatch.setattr(_cache, "_library_versions", lambda: {**versions, "librosa": "99.0"})
+    cached_transform(pipe, files, memory=tmp_path)
+    assert len(counted) == 5
+
+
+def test_the_code_hash_covers_the_feature_modules():
+    digest = _cache.feature_code_hash()
+    assert len(digest) == 64 and digest == _cache.feature_code_hash()
+    package = _cache._PACKAGE
+    sources = {p.name for p in (package / "features").glob("*.py")}
+    assert {"mfcc.py", "logmel.py", "_spectral.py", "audio.py"} <= sources
+
+
+def test_a_missing_file_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere.wav"):
+        cached_transform(AudioLoader(), [str(tmp_path / "nowhere.wav")], memory=tmp_path)
