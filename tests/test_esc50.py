@@ -383,3 +383,42 @@ def test_real_esc10_decodes(esc10_real):
         np.testing.assert_array_equal(row[: min(ref.size, row.size)], ref[: row.size])
     low = AudioLoader(sr=22050, duration=seconds).fit_transform(files[:1])
     assert low.shape == (1, 110250) and np.isfinite(low).all()
+
+
+# --------------------------------------------------------------------------- any layout
+
+def test_load_dataset_recognises_each_layout(tmp_path, tiny_us8k):
+    from sklearn_metricaudio.datasets import detect_layout, load_dataset
+
+    _, us8k_root = tiny_us8k
+    esc50 = _write_esc50(tmp_path / "esc50")
+    esc10 = _write_esc10(tmp_path / "esc10")
+    assert [detect_layout(r) for r in (us8k_root, esc50, esc10)] == ["urbansound8k", "esc50",
+                                                                      "esc10"]
+    us8k = load_dataset(us8k_root)
+    assert (us8k.name, us8k.clip_seconds) == ("UrbanSound8K", 4.0)
+    assert us8k.filenames.tolist() == load_urbansound8k(us8k_root).filenames.tolist()
+    d50 = load_dataset(esc50)
+    assert (d50.name, d50.clip_seconds, len(d50.filenames)) == ("ESC-50", 5.0, 6)
+    d10 = load_dataset(esc50, subset="esc10")
+    assert (d10.name, len(d10.filenames)) == ("ESC-10", 4)
+    folders = load_dataset(esc10)
+    assert folders.name == "ESC-10"
+    assert folders.fsID.tolist() == load_esc50(esc10, subset="esc10").fsID.tolist()
+
+
+def test_load_dataset_errors_name_what_was_looked_for(tmp_path, tiny_us8k):
+    from sklearn_metricaudio.datasets import load_dataset
+
+    with pytest.raises(FileNotFoundError, match="no such directory"):
+        load_dataset(tmp_path / "missing")
+    (tmp_path / "foreign").mkdir()
+    with pytest.raises(ValueError, match=r"UrbanSound8K\.csv.*esc50\.csv.*001 - Dog bark"):
+        load_dataset(tmp_path / "foreign")
+    _, us8k_root = tiny_us8k
+    with pytest.raises(ValueError, match="subset='esc10' is for ESC copies"):
+        load_dataset(us8k_root, subset="esc10")
+    with pytest.raises(ValueError, match="salience is an UrbanSound8K column"):
+        load_dataset(_write_esc50(tmp_path / "esc50"), salience="background")
+    with pytest.raises(ValueError, match="salience must be"):
+        load_dataset(us8k_root, salience="loud")

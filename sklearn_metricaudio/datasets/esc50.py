@@ -9,13 +9,11 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from ._csv import read_rows
+from ._layout import ESC10_CLASS_DIR, ESC50_CSV
 
 __all__ = ["load_esc50"]
 
 _COLUMNS = ("filename", "fold", "target", "category", "esc10", "src_file", "take")
-_CSV = Path("meta") / "esc50.csv"
-#: class folder of the stand-alone ESC-10 layout: "001 - Dog bark"
-_CLASS_DIR = re.compile(r"^(\d{3}) - (.+)$")
 #: clip file of the stand-alone ESC-10 layout: fold-clipid-take.ext, e.g. "1-100032-A.ogg"
 _CLIP_FILE = re.compile(r"^(\d+)-(\d+)-([A-Za-z]+)\.(ogg|wav|flac)$", re.IGNORECASE)
 _CLIP_PATTERN = "fold-clipid-take.ext (e.g. '1-100032-A.ogg'; ext ogg, wav or flac)"
@@ -122,9 +120,9 @@ def load_esc50(root, *, subset="esc50", check_files=True):
     root = Path(root).expanduser()
     if not root.is_dir():
         raise FileNotFoundError(f"ESC-50/ESC-10 root directory not found: '{root}'")
-    if (root / _CSV).is_file():
+    if (root / ESC50_CSV).is_file():
         return _load_esc50_layout(root, subset, check_files)
-    class_dirs = sorted(d for d in root.iterdir() if _CLASS_DIR.match(d.name) and d.is_dir())
+    class_dirs = sorted(d for d in root.iterdir() if ESC10_CLASS_DIR.match(d.name) and d.is_dir())
     if class_dirs:
         if subset != "esc10":
             raise ValueError(
@@ -135,13 +133,13 @@ def load_esc50(root, *, subset="esc50", check_files=True):
         return _load_esc10_layout(root, class_dirs)
     raise ValueError(
         f"'{root}' is neither an ESC-50 copy nor an ESC-10 copy: looked for the ESC-50 "
-        f"metadata file '{root / _CSV}' and for ESC-10 class folders named like "
+        f"metadata file '{root / ESC50_CSV}' and for ESC-10 class folders named like "
         "'001 - Dog bark' (pattern '^\\d{3} - .+'), and found neither"
     )
 
 
 def _load_esc50_layout(root, subset, check_files):
-    csv_path = root / _CSV
+    csv_path = root / ESC50_CSV
     rows = read_rows(csv_path, _COLUMNS)
 
     records = []  # (fold, filename, original target, category, src, take)
@@ -211,7 +209,7 @@ def _load_esc10_layout(root, class_dirs):
     records = []  # (fold, file name, target, src, take, path, class number)
     names = []
     for target, d in enumerate(class_dirs):
-        number, name = _CLASS_DIR.match(d.name).groups()
+        number, name = ESC10_CLASS_DIR.match(d.name).groups()
         names.append(name)
         n_before = len(records)
         for entry in sorted(d.iterdir()):

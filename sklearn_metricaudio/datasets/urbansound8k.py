@@ -9,6 +9,7 @@ from sklearn.utils import Bunch
 
 from ._csv import read_rows
 from ._folds import predefined_fold_cv
+from ._layout import US8K_CSV
 
 __all__ = ["load_urbansound8k", "urbansound8k_cv", "US8K_CLASSES", "PAPER8_CLASSES"]
 
@@ -88,7 +89,7 @@ def load_urbansound8k(root, *, classes="paper8", salience="foreground", check_fi
     root = Path(root).expanduser()
     if not root.is_dir():
         raise FileNotFoundError(f"UrbanSound8K root directory not found: '{root}'")
-    csv_path = root / "metadata" / "UrbanSound8K.csv"
+    csv_path = root / US8K_CSV
     if not csv_path.is_file():
         raise FileNotFoundError(
             f"UrbanSound8K metadata not found: expected '{csv_path}' (official layout: "
