@@ -1,8 +1,14 @@
-"""`metricaudio`: the command line. Thin: parses, calls the library, prints."""
+"""`metricaudio`: the command line. Thin: parses, calls the library, prints.
+
+Errors in what the user gave (a path, a layout, an option, a device, a missing
+plotting library, a file that cannot be decoded) are reported in one line with
+exit status 2; anything else is a bug and keeps its traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -11,8 +17,22 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from ._io import AudioDecodeError
 
-__all__ = ["main"]
+__all__ = ["main", "build_parser"]
+
+
+class _InputError(Exception):
+    """A problem with the user's input, reported in one line."""
+
+
+@contextlib.contextmanager
+def _checking_input():
+    """Turn the errors raised while checking the user's input into one-line reports."""
+    try:
+        yield
+    except (ValueError, OSError, RuntimeError, ImportError) as exc:
+        raise _InputError(str(exc)) from exc
 
 
 def _data_home(path=None):
@@ -21,104 +41,7 @@ def _data_home(path=None):
     return Path(os.environ.get("METRICAUDIO_DATA", "~/.cache/sklearn_metricaudio")).expanduser()
 
 
-def _features(filenames, *, sr, duration, cache_dir, n_jobs, kind="mfcc"):
-    """AudioLoader + MFCCStats (or LogMelPatches) over all clips once, cached with joblib.Memory.
-
-    The transformers are stateless, so computing them before the fold loop
-    gives the same result as a Pipeline refitted per fold, ten times faster.
-    The cache is keyed on every file's size and mtime and on all parameters.
-    """
-    from joblib import Memory
-
-    from .features import AudioLoader, LogMelPatches, MFCCStats
-
-    loader = AudioLoader(sr=sr, duration=duration, n_jobs=n_jobs)
-    feats = MFCCStats(sr=sr) if kind == "mfcc" else LogMelPatches(sr=sr)
-
-    def compute(files, fingerprint, params):
-        # fingerprint and params only key the cache: a changed file or setting misses it
-        return feats.transform(loader.transform(list(files)))
-
-    if cache_dir is not None:
-        compute = Memory(str(cache_dir), verbose=0).cache(compute)
-    files = [str(f) for f in filenames]
-    fingerprint = [(st.st_size, st.st_mtime_ns) for st in map(os.stat, files)]
-    params = (type(feats).__name__, loader.get_params(), feats.get_params(), __version__)
-    return compute(files, fingerprint, params)
-
-
-def _run_models(models, features, data, out_dir, n_jobs, label):
-    """Cross-validate each model over the data set's folds; print the paper's tables.
-
-    ``models`` maps a name to ``(feature kind, estimator, title)``; ``features``
-    maps a feature kind to a callable that computes (or loads) that matrix.
-    """
-    from .evaluation import (PAPER_BALANCED_ACCURACY, evaluate_folds, format_confusion_table,
-                             save_confusion_png, save_roc_png)
-
-    out_dir = Path(out_dir)
-    summary, cache = [], {}
-    for name, (kind, model, title) in models.items():
-        if kind not in cache:
-            t0 = time.perf_counter()
-            cache[kind] = features(kind)
-            print(f"{_KIND_TITLE[kind]} {cache[kind].shape} ({time.perf_counter() - t0:.1f} s)",
-                  flush=True)
-        t0 = time.perf_counter()
-        res = evaluate_folds(model, cache[kind], data.target, data.fold, n_jobs=n_jobs, name=name)
-        title = f"{title} on {label}"
-        print()
-        print(format_confusion_table(res, data.target_names, title=title))
-        print(f"(fit {res.fit_time:.1f} s, predict {res.predict_time:.1f} s, "
-              f"wall {time.perf_counter() - t0:.1f} s)")
-        cm = save_confusion_png(res, data.target_names, out_dir / f"confusion_{name}.png", title)
-        roc = save_roc_png(res, data.target_names, out_dir / f"roc_{name}.png", title)
-        print(f"figures: {cm}  {roc}", flush=True)
-        # the paper's metric model is MobileNet + CosFace (Table III)
-        paper = PAPER_BALANCED_ACCURACY.get("metric" if name == "cosface" else name)
-        summary.append((name, res, paper))
-    print()
-    print(f"{'model':<12}{'balanced acc. %':>16}{'per-fold mean':>15}{'paper (US8K) %':>16}")
-    for name, res, paper in summary:
-        print(f"{name:<12}{100 * res.balanced_accuracy:>16.1f}"
-              f"{100 * res.fold_scores.mean():>15.1f}"
-              f"{paper if paper is not None else float('nan'):>16.1f}")
-    return summary
-
-
-_KIND_TITLE = {"mfcc": "MFCC statistics", "logmel": "log-mel patches"}
-_BASELINES = ("gmm", "svm")
-_LOSSES = ("softmax", "sphereface", "cosface", "arcface", "npair")
-
-
-def _pick_models(spec, random_state, *, metric_params=None, default=("gmm", "svm", "cosface")):
-    """Name -> (feature kind, estimator, title) for ``--model`` (a comma list, or all)."""
-    from .evaluation import paper_baselines
-    from .models import MarginEmbeddingClassifier
-
-    wanted = list(default) if spec == "all" else [m.strip() for m in spec.split(",")]
-    unknown = [m for m in wanted if m not in _BASELINES + _LOSSES]
-    if unknown:
-        raise SystemExit(f"metricaudio: unknown --model {unknown}; choose from "
-                         f"{list(_BASELINES + _LOSSES)}, a comma list, or all")
-    baselines = paper_baselines(random_state=random_state)
-    if metric_params and "device" in metric_params and any(m in _LOSSES for m in wanted):
-        from ._torch import resolve_device
-
-        resolve_device(metric_params["device"])  # "cuda" without CUDA: fail before any model runs
-    models = {}
-    for m in wanted:
-        if m in _BASELINES:
-            models[m] = ("mfcc", baselines[m], f"MFCC + {m.upper()}")
-        else:
-            est = MarginEmbeddingClassifier(loss=m, random_state=random_state,
-                                            **(metric_params or {}))
-            est._validate_params()  # a bad --epochs / --width fails here, not after the baselines
-            models[m] = ("logmel", est, f"log-mel + MobileNet ({m}, centroids)")
-    return models
-
-
-def _metric_params(args, **defaults):
+def _margin_params(args, **defaults):
     """MarginEmbeddingClassifier settings from the command line (None: the default)."""
     params = dict(defaults)
     for key in ("epochs", "width", "device"):
@@ -127,13 +50,45 @@ def _metric_params(args, **defaults):
     return params
 
 
+def _report(runs, data, out_dir, label):
+    """Print each model's table as it finishes, write its figures, then the summary."""
+    from .evaluation import (FEATURE_TITLES, PAPER_BALANCED_ACCURACY, format_confusion_table,
+                             save_confusion_png, save_roc_png)
+
+    out_dir = Path(out_dir)
+    summary = []
+    for run in runs:
+        if run.feature_seconds:
+            print(f"{FEATURE_TITLES[run.kind]} {run.feature_shape} "
+                  f"({run.feature_seconds:.1f} s)", flush=True)
+        res, title = run.result, f"{run.title} on {label}"
+        print()
+        print(format_confusion_table(res, data.target_names, title=title))
+        print(f"(fit {res.fit_time:.1f} s, predict {res.predict_time:.1f} s, "
+              f"wall {run.wall:.1f} s)")
+        cm = save_confusion_png(res, data.target_names, out_dir / f"confusion_{run.name}.png",
+                                title)
+        roc = save_roc_png(res, data.target_names, out_dir / f"roc_{run.name}.png", title)
+        print(f"figures: {cm}  {roc}", flush=True)
+        summary.append((run.name, res, PAPER_BALANCED_ACCURACY.get(run.name)))
+    print()
+    print(f"{'model':<12}{'balanced acc. %':>16}{'per-fold mean':>15}{'paper (US8K) %':>16}")
+    for name, res, paper in summary:
+        print(f"{name:<12}{100 * res.balanced_accuracy:>16.1f}"
+              f"{100 * res.fold_scores.mean():>15.1f}"
+              f"{paper if paper is not None else float('nan'):>16.1f}")
+
+
 def cmd_demo(args):
     from .datasets import make_urban_sounds
+    from .evaluation import check_figures, evaluate_models, ins_by_class, paper_models
 
-    # The synthetic set draws a random gain per clip, so the metric model ignores the level
-    # (level_norm): 10 folds, 71.6 % -> 75.9 % (benchmarks/RESULTS.md).
-    models = _pick_models(args.model, args.random_state,
-                          metric_params=_metric_params(args, level_norm=True))
+    with _checking_input():
+        # the synthetic set draws a random gain per clip, so the metric model ignores the level
+        # (level_norm; benchmarks/RESULTS.md)
+        models = paper_models(args.model, random_state=args.random_state,
+                              **_margin_params(args, level_norm=True))
+        check_figures()
     home = _data_home(args.data_home)
     root = home / f"urban_sounds_n{args.n_per_class}_rs{args.random_state}"
     t0 = time.perf_counter()
@@ -141,80 +96,53 @@ def cmd_demo(args):
     data = make_urban_sounds(root, n_per_class=args.n_per_class, random_state=args.random_state)
     print(f"  {len(data.filenames)} clips, {len(data.target_names)} classes, "
           f"{len(set(data.fold))} folds ({time.perf_counter() - t0:.1f} s)", flush=True)
-
-    def features(kind):
-        return _features(data.filenames, sr=22050, duration=4.0, cache_dir=home / "features",
-                         n_jobs=args.n_jobs, kind=kind)
-
-    _run_models(models, features, data, args.out, args.n_jobs, "synthetic urban sounds")
+    runs = evaluate_models(models, data, duration=4.0, cache_dir=home / "features",
+                           n_jobs=args.n_jobs)
+    _report(runs, data, args.out, "synthetic urban sounds")
     if args.no_ins:
         return 0
     t0 = time.perf_counter()
     print("\nIndex of non-stationarity (2 clips per class, first 1 s, 20 surrogates):")
     print(f"{'class':<18}{'mean max INS':>14}{'non-stationary':>16}")
-    for name, max_ins, frac in _ins_by_class(data, random_state=args.random_state):
-        print(f"{name:<18}{max_ins:>14.1f}{100 * frac:>15.0f}%")
+    for row in ins_by_class(data, random_state=args.random_state):
+        print(f"{row.name:<18}{row.max_ins:>14.1f}{100 * row.nonstationary:>15.0f}%")
     print(f"({time.perf_counter() - t0:.1f} s)")
     return 0
 
 
-def _load_real(root, subset):
-    """UrbanSound8K (paper 8 classes), ESC-50 or ESC-10, recognised by layout; clip length."""
-    from .datasets import load_esc50, load_urbansound8k
-    from .datasets.esc50 import _CLASS_DIR
-
-    root = Path(root).expanduser()
-    if not root.is_dir():
-        raise FileNotFoundError(f"--data {str(root)!r}: no such directory")
-    us8k, esc50 = root / "metadata" / "UrbanSound8K.csv", root / "meta" / "esc50.csv"
-    if us8k.is_file():
-        if subset is not None:
-            raise ValueError(f"--subset {subset} is for ESC copies; {root} is UrbanSound8K")
-        return load_urbansound8k(root, classes="paper8"), "UrbanSound8K", 4.0
-    if esc50.is_file():
-        subset = subset or "esc50"
-    elif any(p.is_dir() and _CLASS_DIR.match(p.name) for p in root.iterdir()):
-        subset = subset or "esc10"  # load_esc50 refuses esc50 here, with the reason
-    else:
-        raise ValueError(
-            f"--data {str(root)!r} is in no layout we know: looked for {us8k} (UrbanSound8K), "
-            f"{esc50} (ESC-50) and class folders named like '001 - Dog bark' (ESC-10)")
-    return load_esc50(root, subset=subset), subset.upper().replace("ESC", "ESC-"), 5.0
-
-
 def cmd_evaluate(args):
-    data, label, duration = _load_real(args.data, args.subset)
-    if label != "UrbanSound8K" and args.salience != "foreground":
-        raise ValueError(f"--salience is an UrbanSound8K column; {args.data} is {label}")
-    if label == "UrbanSound8K" and args.salience != "foreground":
-        from .datasets import load_urbansound8k
+    from .datasets import load_dataset
+    from .evaluation import check_figures, evaluate_models, paper_models
 
-        salience = None if args.salience == "all" else args.salience
-        data = load_urbansound8k(args.data, classes="paper8", salience=salience)
-    # the paper's recipe on a real copy, on CUDA when there is one
-    models = _pick_models(args.model, args.random_state,
-                          metric_params=_metric_params(args, device="auto"))
-    print(f"{label}: {len(data.filenames)} clips, {len(set(data.fold))} folds, "
+    with _checking_input():
+        data = load_dataset(args.data, subset=args.subset, salience=args.salience)
+        # the paper's recipe on a real copy, on CUDA when there is one
+        models = paper_models(args.model, random_state=args.random_state,
+                              **_margin_params(args, device="auto"))
+        check_figures()
+    print(f"{data.name}: {len(data.filenames)} clips, {len(set(data.fold))} folds, "
           f"classes {list(data.target_names)}", flush=True)
-    cache = _data_home(args.data_home) / "features" if not args.no_cache else None
-
-    def features(kind):
-        return _features(data.filenames, sr=22050, duration=duration, cache_dir=cache,
-                         n_jobs=args.n_jobs, kind=kind)
-
-    _run_models(models, features, data, args.out, args.n_jobs, label)
+    cache = None if args.no_cache else _data_home(args.data_home) / "features"
+    runs = evaluate_models(models, data, duration=data.clip_seconds, cache_dir=cache,
+                           n_jobs=args.n_jobs)
+    _report(runs, data, args.out, data.name)
     return 0
 
 
 def cmd_ins(args):
+    from .evaluation import check_figures, format_ins_table, plot_ins
     from .features import AudioLoader, INSTransformer
-    from .features.ins import format_ins_table, plot_ins
 
-    loader = AudioLoader(sr=args.sr, duration=args.duration)
-    ins = INSTransformer(sr=args.sr, n_surrogates=args.n_surrogates,
-                         random_state=args.random_state)
+    with _checking_input():
+        loader = AudioLoader(sr=args.sr, duration=args.duration).fit()
+        ins = INSTransformer(sr=args.sr, n_surrogates=args.n_surrogates,
+                             random_state=args.random_state)
+        if args.plot:
+            check_figures()
     for k, path in enumerate(args.files):
-        x = loader.transform([path])
+        with _checking_input():
+            x = loader.transform([path])
+            ins.fit(x)  # the clip itself: long enough for every scale, not silent
         details = ins.transform_details(x)
         print(f"{path}:")
         print(format_ins_table(details))
@@ -229,11 +157,15 @@ def cmd_ins(args):
 def cmd_predict(args):
     import joblib
 
-    model = joblib.load(args.model)
-    # a model fitted on a GPU predicts on this machine's CPU
-    devices = {k: "cpu" for k in _deep_params(model) if k == "device" or k.endswith("__device")}
-    if devices:
-        model.set_params(**devices)
+    with _checking_input():
+        if not Path(args.model).is_file():
+            raise FileNotFoundError(f"model file '{args.model}' not found")
+        model = joblib.load(args.model)
+        # a model fitted on a GPU predicts on this machine's CPU
+        devices = {k: "cpu" for k in _deep_params(model)
+                   if k == "device" or k.endswith("__device")}
+        if devices:
+            model.set_params(**devices)
     files = list(args.files)
     labels = model.predict(files)
     if hasattr(model, "predict_proba"):
@@ -250,43 +182,33 @@ def cmd_predict(args):
 
 
 def _deep_params(model):
-    try:
-        return model.get_params(deep=True)
-    except Exception:  # not a scikit-learn estimator
-        return {}
-
-
-def _ins_by_class(data, per_class=2, seconds=1.0, n_surrogates=20, random_state=0):
-    """Mean max-INS per class on a few short excerpts (the INS is costly: 50 FFT passes)."""
-    from .features import AudioLoader, INSTransformer
-
-    rows = []
-    ins = INSTransformer(n_surrogates=n_surrogates, random_state=random_state)
-    for k, name in enumerate(data.target_names):
-        idx = np.flatnonzero(data.target == k)[:per_class]
-        X = AudioLoader(duration=seconds).transform([data.data[i] for i in idx])
-        d = ins.transform_details(X)
-        rows.append((name, float(np.mean(d.max_ins)), float(np.mean(d.is_nonstationary))))
-    return rows
+    get_params = getattr(model, "get_params", None)
+    return get_params(deep=True) if callable(get_params) else {}
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="metricaudio", description=__doc__)
+    """The ``metricaudio`` argument parser."""
+    from .evaluation.models import MODEL_NAMES
+
+    p = argparse.ArgumentParser(prog="metricaudio", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     def common(sp):
         sp.add_argument("--model", default="all",
-                        help="gmm, svm, or a margin loss (softmax, sphereface, cosface, arcface, "
-                             "npair); a comma list; all = gmm,svm,cosface")
+                        help=f"one of {', '.join(MODEL_NAMES)}, a comma list, or all "
+                             "(= gmm,svm,cosface, the paper's three)")
         sp.add_argument("--epochs", type=int, default=None, help="margin model: training epochs")
         sp.add_argument("--width", type=float, default=None, help="margin model: MobileNet width")
-        sp.add_argument("--device", default=None, choices=["cpu", "cuda", "auto"],
-                        help="margin model: torch device (demo: cpu, evaluate: auto)")
+        sp.add_argument("--device", default=None,
+                        help="margin model: torch device, cpu, cuda, cuda:N or auto "
+                             "(demo: cpu, evaluate: auto)")
         sp.add_argument("--out", default="metricaudio_output", help="folder for the PNG figures")
         sp.add_argument("--n-jobs", type=int, default=2, help="parallel folds / decoders")
         sp.add_argument("--random-state", type=int, default=0)
         sp.add_argument("--data-home", default=None,
-                        help="cache folder (default $METRICAUDIO_DATA or ~/.cache/sklearn_metricaudio)")
+                        help="cache folder (default $METRICAUDIO_DATA or "
+                             "~/.cache/sklearn_metricaudio)")
 
     d = sub.add_parser("demo", help="baselines and the metric model on the synthetic data set")
     d.add_argument("--n-per-class", type=int, default=40, help="synthetic clips per class")
@@ -334,7 +256,9 @@ def main(argv=None):
             # EM on frame subsets sometimes stops at max_iter; the tables show the outcome.
             warnings.simplefilter("ignore", ConvergenceWarning)
             return args.func(args)
-    except (OSError, ValueError, RuntimeError) as exc:  # bad paths, layouts, files, devices
+    except (_InputError, AudioDecodeError, OSError) as exc:
+        # the user's input (checked up front) or a file that cannot be read (found while
+        # decoding): one line; any other exception is a bug and keeps its traceback
         print(f"metricaudio: error: {exc}", file=sys.stderr)
         return 2
 

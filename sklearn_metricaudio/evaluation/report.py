@@ -6,43 +6,23 @@ import time
 from pathlib import Path
 
 import numpy as np
+import sklearn
 from sklearn.base import clone
 from sklearn.metrics import balanced_accuracy_score, confusion_matrix, roc_auc_score
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler, label_binarize
-from sklearn.svm import LinearSVC
+from sklearn.preprocessing import label_binarize
 from sklearn.utils import Bunch
+from sklearn.pipeline import Pipeline
+from sklearn.utils.metadata_routing import get_routing_for_object
+from sklearn.utils.validation import has_fit_parameter
 # scikit-learn's joblib wrappers carry the caller's config (and, from 1.7, its warning filters)
 # to the workers
 from sklearn.utils.parallel import Parallel, delayed
 
 from .._io import atomic_path
-from ..datasets import urbansound8k_cv
-from ..models import GaussianMixtureClassifier, SegmentAggregateClassifier
+from ..datasets import predefined_fold_cv
 
-__all__ = ["paper_baselines", "evaluate_folds", "format_confusion_table", "per_class_auc",
-           "save_confusion_png", "save_roc_png", "PAPER_BALANCED_ACCURACY"]
-
-#: Balanced accuracies the paper reports (Tables I-III), in %.
-PAPER_BALANCED_ACCURACY = {"gmm": 53.2, "svm": 56.1, "metric": 76.1}
-
-
-def paper_baselines(random_state=0):
-    """The paper's two baselines over :class:`MFCCStats` frames.
-
-    ``gmm``: one 32-component diagonal GMM per class, summed frame
-    log-likelihood. ``svm``: standardised frames, linear SVM, mean frame
-    decision value. Both train on at most 100 / 40 random frames per clip,
-    which keeps a 10-fold run to a couple of minutes on 2 CPU cores;
-    prediction uses every frame.
-    """
-    return {
-        "gmm": GaussianMixtureClassifier(n_components=32, covariance_type="diag",
-                                         max_frames_per_clip=100, random_state=random_state),
-        "svm": SegmentAggregateClassifier(make_pipeline(StandardScaler(), LinearSVC(C=0.01)),
-                                          max_frames_per_clip=40, random_state=random_state),
-    }
-
+__all__ = ["evaluate_folds", "format_confusion_table", "per_class_auc", "save_confusion_png",
+           "save_roc_png", "check_figures"]
 
 def _scores(est, X):
     if hasattr(est, "decision_function"):
@@ -55,10 +35,25 @@ def _scores(est, X):
     return s
 
 
-def _one_fold(estimator, X, y, train, test):
+def _groups_fit_params(est, groups):
+    """How ``est.fit`` takes ``groups``: directly, routed, as a last-step parameter, or not."""
+    if groups is None:
+        return {}
+    if has_fit_parameter(est, "groups"):
+        return {"groups": groups}
+    if sklearn.get_config()["enable_metadata_routing"]:
+        consumes = get_routing_for_object(est).consumes("fit", ["groups"])
+        return {"groups": groups} if "groups" in consumes else {}
+    if isinstance(est, Pipeline) and has_fit_parameter(est._final_estimator, "groups"):
+        return {f"{est.steps[-1][0]}__groups": groups}
+    return {}
+
+
+def _one_fold(estimator, X, y, train, test, groups):
     est = clone(estimator)
     t0 = time.perf_counter()
-    est.fit(X[train], y[train])
+    fit_params = _groups_fit_params(est, None if groups is None else groups[train])
+    est.fit(X[train], y[train], **fit_params)
     t1 = time.perf_counter()
     pred = est.predict(X[test])
     scores = _scores(est, X[test])
@@ -66,39 +61,70 @@ def _one_fold(estimator, X, y, train, test):
     return test, pred, scores, est.classes_, t1 - t0, t2 - t1
 
 
-def evaluate_folds(estimator, X, y, fold, *, n_jobs=None, progress=True, name=""):
+def evaluate_folds(estimator, X, y, fold, *, groups=None, n_jobs=None, progress=True, name=""):
     """Cross-validate over predefined folds, keeping predictions and scores.
 
     Like :func:`sklearn.model_selection.cross_val_predict` with
-    :func:`urbansound8k_cv`, but keeps both the predicted labels and the
+    :func:`predefined_fold_cv`, but keeps both the predicted labels and the
     per-class scores (for ROC curves), the per-fold balanced accuracy and the
-    fit / predict times.
+    fit / predict times. Clips of fold ``-1`` are never tested (they train in
+    every split, as in :class:`~sklearn.model_selection.PredefinedSplit`), so
+    every output covers the tested clips only.
+
+    Parameters
+    ----------
+    estimator : classifier
+    X : array-like, one row per clip
+    y : array-like of shape (n_clips,)
+    fold : array-like of int, shape (n_clips,)
+        The data set's fold of each clip; ``-1``: always in training, never tested.
+    groups : array-like of shape (n_clips,), default=None
+        Source recording of each clip (``fsID``), passed on as ``groups`` to an
+        estimator whose ``fit`` takes it (the margin model's validation split then
+        keeps recordings together): directly, through metadata routing when it is
+        enabled and a step requested it, or as the last step's fit parameter of a
+        Pipeline. Estimators that take no groups (the baselines) are fitted without.
+    n_jobs : int or None
+        Folds run in parallel with joblib.
+    progress : bool
+        A progress bar over the folds.
+    name : str
+        Label of the progress bar.
 
     Returns
     -------
     Bunch
-        ``y_true``, ``y_pred``, ``scores`` (n_clips, n_classes), ``classes``,
-        ``fold_scores`` (balanced accuracy per fold), ``balanced_accuracy``
-        (over all clips), ``fit_time``, ``predict_time`` (seconds, summed).
+        ``index`` (positions of the tested clips in ``X``), ``y_true``, ``y_pred``,
+        ``scores`` (n_tested, n_classes), ``classes``, ``fold_scores``
+        (balanced accuracy per fold), ``balanced_accuracy`` (over all tested
+        clips), ``fit_time``, ``predict_time`` (seconds, summed).
     """
     X, y, fold = np.asarray(X), np.asarray(y), np.asarray(fold)
+    if groups is not None:
+        groups = np.asarray(groups)
+        if groups.shape[0] != y.shape[0]:
+            raise ValueError(f"groups must hold one entry per clip ({y.shape[0]}), got "
+                             f"{groups.shape[0]}")
     classes = np.unique(y)
-    splits = list(urbansound8k_cv(fold).split())
+    splits = list(predefined_fold_cv(fold).split())
     results = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(_one_fold)(estimator, X, y, tr, te) for tr, te in splits)
+        delayed(_one_fold)(estimator, X, y, tr, te, groups) for tr, te in splits)
     if progress:
         from tqdm.auto import tqdm
 
         results = tqdm(results, total=len(splits), desc=f"{name or 'model'}: folds", unit="fold",
                        leave=False)
     results = list(results)
-    y_pred = np.empty_like(y)
-    scores = np.full((y.shape[0], classes.size), np.nan)
+    index = np.sort(np.concatenate([test for test, *_ in results]))
+    pos = np.empty(y.shape[0], dtype=np.intp)
+    pos[index] = np.arange(index.size)               # clip -> row of the outputs
+    y_pred = np.empty(index.size, dtype=y.dtype)
+    scores = np.full((index.size, classes.size), np.nan)
     fold_scores, fit_time, pred_time = [], 0.0, 0.0
     for test, pred, s, est_classes, tf, tp in results:
-        y_pred[test] = pred
+        y_pred[pos[test]] = pred
         cols = np.searchsorted(classes, est_classes)
-        scores[np.ix_(test, cols)] = s
+        scores[np.ix_(pos[test], cols)] = s
         fold_scores.append(balanced_accuracy_score(y[test], pred))
         fit_time += tf
         pred_time += tp
@@ -107,9 +133,10 @@ def evaluate_folds(estimator, X, y, fold, *, n_jobs=None, progress=True, name=""
     missing = np.isnan(scores)
     if missing.any():
         scores[missing] = np.nanmin(scores) - 1.0
-    return Bunch(y_true=y, y_pred=y_pred, scores=scores, classes=classes,
+    y_true = y[index]
+    return Bunch(index=index, y_true=y_true, y_pred=y_pred, scores=scores, classes=classes,
                  fold_scores=np.asarray(fold_scores),
-                 balanced_accuracy=balanced_accuracy_score(y, y_pred),
+                 balanced_accuracy=balanced_accuracy_score(y_true, y_pred),
                  fit_time=fit_time, predict_time=pred_time)
 
 
@@ -143,6 +170,21 @@ def format_confusion_table(result, target_names, title=""):
                  f"(per fold {100 * result.fold_scores.mean():.1f} +- "
                  f"{100 * result.fold_scores.std():.1f}; mean AUC {np.nanmean(auc):.2f})")
     return "\n".join(lines)
+
+
+def check_figures():
+    """Raise an ImportError that says what to install when matplotlib is missing.
+
+    Call it before any long computation whose results end in figures, so that a
+    missing plotting library fails at once rather than after the work.
+    """
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError as exc:
+        raise ImportError(
+            "the figures need matplotlib, which is not installed: pip install "
+            "'sklearn_metricaudio[plot]' (or pip install matplotlib)"
+        ) from exc
 
 
 def _new_figure(figsize):
