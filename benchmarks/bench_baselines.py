@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import time
+
 from sklearn_metricaudio import AudioLoader, MFCCStats, load_esc50, make_urban_sounds
 from sklearn_metricaudio.evaluation import evaluate_folds, paper_baselines
 
@@ -22,6 +23,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--esc10", default=None)
     ap.add_argument("--n-jobs", type=int, default=2)
+    ap.add_argument("--n-per-class", type=int, default=40, help="synthetic set: clips per class")
+    ap.add_argument("--n-folds", type=int, default=10, help="synthetic set: folds")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     if args.esc10:
@@ -29,8 +32,9 @@ def main(argv=None):
         duration, label = 5.0, "ESC-10 (real, 5 folds)"
         X = AudioLoader(sr=22050, duration=duration, n_jobs=args.n_jobs).transform(list(data.filenames))
     else:
-        data, duration, label = make_urban_sounds(n_per_class=40, random_state=0), 4.0, \
-            "synthetic urban sounds (10 folds)"
+        data = make_urban_sounds(n_per_class=args.n_per_class, n_folds=args.n_folds,
+                                 random_state=0)
+        duration, label = 4.0, f"synthetic urban sounds ({args.n_folds} folds)"
         X = AudioLoader(sr=22050, duration=duration).transform(list(data.data))
     F = MFCCStats().transform(X)
     print(f"# {label}: {len(X)} clips, features {F.shape} in {time.perf_counter() - t0:.1f} s")

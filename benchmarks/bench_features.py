@@ -45,10 +45,13 @@ def librosa_mfcc_stats(y):
     return np.concatenate([b.T for b in blocks], axis=1)
 
 
-def librosa_logmel_patches(y, frames=43):
+def librosa_logmel_patches(y, est):
+    """LogMelPatches for one clip, the plain way, at the transformer's own settings."""
     S = librosa.power_to_db(
-        librosa.feature.melspectrogram(y=y, sr=SR, n_fft=1024, hop_length=512, n_mels=128),
+        librosa.feature.melspectrogram(y=y, sr=est.sr, n_fft=est.n_fft, hop_length=est.hop_length,
+                                       n_mels=est.n_mels, fmin=est.fmin, fmax=est.fmax),
         top_db=None)
+    frames = est.frames_per_segment
     n = S.shape[1] // frames
     return np.stack([S[:, k * frames:(k + 1) * frames] for k in range(n)])
 
@@ -64,6 +67,7 @@ def _best_of(fn, repeats):
 
 
 def main(argv=None):
+    """Run the benchmark; ``argv`` as on the command line (tests pass a tiny one)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clips", type=int, default=128)
     ap.add_argument("--esc10", default=None, help="path of ESC-10 (real recordings)")
@@ -86,10 +90,11 @@ def main(argv=None):
           f"librosa {librosa.__version__}, {platform.processor() or platform.machine()}, "
           f"device={args.device}")
     rows = []
+    logmel = LogMelPatches(device=args.device)  # the defaults: hop 256, 1-s segments
     cases = [
         ("MFCCStats (275)", MFCCStats(device=args.device), librosa_mfcc_stats),
-        ("LogMelPatches (128x43)", LogMelPatches(segment_seconds=1.0, device=args.device),
-         librosa_logmel_patches),
+        (f"LogMelPatches (128x{logmel.frames_per_segment})", logmel,
+         lambda y: librosa_logmel_patches(y, logmel)),
     ]
     for name, est, ref_fn in cases:
         est.transform(X[:4])  # warm-up (allocations, filter banks)

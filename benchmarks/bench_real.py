@@ -1,19 +1,24 @@
-"""Real recordings: the baselines and the margin model over ESC-10's (or ESC-50's) own folds.
+"""Real recordings: the baselines and the margin model over a real data set's own folds.
 
 Usage::
 
     python benchmarks/bench_real.py ../shared/data/ESC-10 [--models gmm svm cosface ...]
-        [--n-jobs 2] [--subset esc10] [--epochs N] [--width W] [--device cpu]
+        [--n-jobs 2] [--subset esc10] [--epochs N] [--width W] [--device cpu] [--no-groups]
+    python benchmarks/bench_real.py ../shared/data/US8K-dev --models svm cosface
 
-Reads the copy with :func:`load_esc50` (stand-alone ESC-10 folders, or an ESC-50 copy with
-``--subset``), decodes every clip once (5 s at 22.05 kHz), computes MFCC statistics and log-mel
-patches once (both transformers are stateless), then cross-validates over the data set's
-predefined folds: MFCC + GMM, MFCC + linear SVM, and the margin model with each loss at its
-defaults (``MarginEmbeddingClassifier(loss=...)`` with only ``device``, ``random_state`` and,
-if given, ``--epochs`` / ``--width`` set). Prints balanced accuracy
-(over all clips, and per fold), per-class recall and the training / prediction / wall times.
-``--n-jobs 2`` runs two folds at a time (one torch thread each); fit and predict times are then
-summed over the folds, and the wall time is what a user waits.
+Reads the copy with :func:`load_dataset` (UrbanSound8K: the paper's 8 foreground classes;
+ESC-50; stand-alone ESC-10 folders), decodes every clip once (cut or repeat-padded to the data
+set's clip length at 22.05 kHz), computes MFCC statistics and log-mel patches once (both
+transformers are stateless), then cross-validates over the data set's predefined folds with
+:func:`paper_models`, the configurations ``metricaudio evaluate`` runs: MFCC + GMM, MFCC +
+linear SVM, and the margin model with each loss at its defaults (only ``device``,
+``random_state`` and, if given, ``--epochs`` / ``--width`` set). The source recording of every
+clip (``fsID``) is passed as ``groups``, so the margin model's inner validation split keeps a
+recording's clips together; ``--no-groups`` draws it per clip instead (the behaviour before
+the group-aware split, for comparison). Prints balanced accuracy (over all clips, and per
+fold), per-class recall and the training / prediction / wall times. ``--n-jobs 2`` runs two
+folds at a time (one torch thread each); fit and predict times are then summed over the
+folds, and the wall time is what a user waits.
 """
 
 from __future__ import annotations
@@ -25,68 +30,66 @@ from pathlib import Path
 import torch
 from sklearn.metrics import recall_score
 
-from sklearn_metricaudio import (AudioLoader, LogMelPatches, MarginEmbeddingClassifier,
-                                 MFCCStats, load_esc50)
-from sklearn_metricaudio.evaluation import evaluate_folds, paper_baselines
-
-LOSSES = ("softmax", "sphereface", "cosface", "arcface", "npair")
+from sklearn_metricaudio.datasets import load_dataset
+from sklearn_metricaudio.evaluation import MODEL_NAMES, evaluate_folds, paper_models
+from sklearn_metricaudio.features import AudioLoader, LogMelPatches, MFCCStats
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("path", help="ESC-10 folder (NNN - Name/ class folders) or ESC-50 root")
-    ap.add_argument("--models", nargs="+", default=["gmm", "svm", *LOSSES])
-    ap.add_argument("--subset", default="esc10", choices=["esc10", "esc50"])
+    ap.add_argument("path", help="UrbanSound8K root, ESC-50 root or ESC-10 folder")
+    ap.add_argument("--models", nargs="+", default=list(MODEL_NAMES),
+                    help=f"any of {' '.join(MODEL_NAMES)}")
+    ap.add_argument("--subset", default=None, choices=["esc10", "esc50"])
     ap.add_argument("--n-jobs", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=None, help="margin model (default: its own)")
     ap.add_argument("--width", type=float, default=None, help="margin model (default: its own)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--random-state", type=int, default=0)
+    ap.add_argument("--no-groups", action="store_true",
+                    help="validation split per clip, not per source recording")
     args = ap.parse_args(argv)
-    unknown = set(args.models) - {"gmm", "svm", *LOSSES}
+    unknown = set(args.models) - set(MODEL_NAMES)
     if unknown:
-        ap.error(f"unknown --models {sorted(unknown)}; choose from gmm svm {' '.join(LOSSES)}")
-
-    t0 = time.perf_counter()
-    data = load_esc50(args.path, subset=args.subset)
-    wave = AudioLoader(sr=22050, duration=5.0, n_jobs=args.n_jobs).transform(list(data.filenames))
-    t_load = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    mfcc = MFCCStats().transform(wave)
-    t_mfcc = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    logmel = LogMelPatches(device=args.device).transform(wave)
-    t_logmel = time.perf_counter() - t0
-    print(f"# {Path(args.path).name} ({args.subset}): {len(wave)} clips, "
-          f"{len(data.target_names)} classes, folds {sorted(set(data.fold.tolist()))}; "
-          f"decode {t_load:.1f} s, MFCC stats {mfcc.shape} {t_mfcc:.1f} s, "
-          f"log-mel {logmel.shape} {t_logmel:.1f} s")
-    print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}, "
-          f"n_jobs {args.n_jobs}", flush=True)
-
-    baselines = paper_baselines(random_state=args.random_state)
+        ap.error(f"unknown --models {sorted(unknown)}; choose from {' '.join(MODEL_NAMES)}")
     extra = {k: v for k, v in (("epochs", args.epochs), ("width", args.width)) if v is not None}
+    models = paper_models(args.models, random_state=args.random_state, device=args.device,
+                          **extra)
+
+    t0 = time.perf_counter()
+    data = load_dataset(args.path, subset=args.subset)
+    wave = AudioLoader(sr=22050, duration=data.clip_seconds,
+                       n_jobs=args.n_jobs).transform(list(data.filenames))
+    t_load = time.perf_counter() - t0
+    features, timing = {}, {}
+    kinds = {m.kind for m in models.values()}
+    for kind, est in (("mfcc", MFCCStats()), ("logmel", LogMelPatches(device=args.device))):
+        if kind in kinds:
+            t0 = time.perf_counter()
+            features[kind] = est.transform(wave)
+            timing[kind] = time.perf_counter() - t0
+    groups = None if args.no_groups else data.fsID
+    print(f"# {Path(args.path).name} ({data.name}): {len(wave)} clips, "
+          f"{len(data.target_names)} classes, folds {sorted(set(data.fold.tolist()))}; "
+          f"decode {t_load:.1f} s; "
+          + ", ".join(f"{k} {features[k].shape} {timing[k]:.1f} s" for k in features))
+    print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}, "
+          f"n_jobs {args.n_jobs}, validation split "
+          f"{'per clip' if groups is None else 'by source recording (fsID)'}", flush=True)
+
     recalls = {}
-    header = (f"{'model':<12}{'bal. acc. %':>12}{'fold mean':>10}{'fit s':>9}{'predict s':>10}"
-              f"{'wall s':>8}   per fold %")
-    print(header, flush=True)
-    for name in args.models:
-        if name in baselines:
-            est, X = baselines[name], mfcc
-        else:
-            est = MarginEmbeddingClassifier(loss=name, device=args.device,
-                                            random_state=args.random_state, **extra)
-            X = logmel
+    print(f"{'model':<12}{'bal. acc. %':>12}{'fold mean':>10}{'fit s':>9}{'predict s':>10}"
+          f"{'wall s':>8}   per fold %", flush=True)
+    for name, model in models.items():
         t0 = time.perf_counter()
-        r = evaluate_folds(est, X, data.target, data.fold, n_jobs=args.n_jobs, progress=False,
-                           name=name)
+        r = evaluate_folds(model.estimator, features[model.kind], data.target, data.fold,
+                           groups=groups, n_jobs=args.n_jobs, progress=False, name=name)
         wall = time.perf_counter() - t0
         recalls[name] = recall_score(r.y_true, r.y_pred, average=None, labels=r.classes)
         folds = " ".join(f"{100 * s:.1f}" for s in r.fold_scores)
-        line = (f"{name:<12}{100 * r.balanced_accuracy:>12.1f}{100 * r.fold_scores.mean():>10.1f}"
-                f"{r.fit_time:>9.1f}{r.predict_time:>10.1f}{wall:>8.1f}   {folds}")
-        print(line, flush=True)
+        print(f"{name:<12}{100 * r.balanced_accuracy:>12.1f}{100 * r.fold_scores.mean():>10.1f}"
+              f"{r.fit_time:>9.1f}{r.predict_time:>10.1f}{wall:>8.1f}   {folds}", flush=True)
 
     print("\nrecall per class, %")
     names = list(recalls)

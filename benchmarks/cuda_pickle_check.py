@@ -25,35 +25,39 @@ from sklearn.pipeline import make_pipeline
 from sklearn_metricaudio import AudioLoader, LogMelPatches, MarginEmbeddingClassifier, make_urban_sounds
 
 
-def _fold1(root):
-    d = make_urban_sounds(root, n_per_class=24, random_state=0)
+def _fold1(root, n_per_class):
+    d = make_urban_sounds(root, n_per_class=n_per_class, random_state=0)
     files = np.asarray([str(p) for p in d.filenames])
     return files, d.target, d.fold
 
 
-def main():
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("mode", choices=["fit", "check"])
     ap.add_argument("model")
     ap.add_argument("--data-home", default="/tmp/metricaudio_cuda_check",
                     help="where the synthetic clips are written (reused if present)")
-    args = ap.parse_args()
-    files, y, fold = _fold1(args.data_home)
+    ap.add_argument("--device", default="cuda", help="where `fit` trains (cpu: a smoke test)")
+    ap.add_argument("--n-per-class", type=int, default=24)
+    ap.add_argument("--epochs", type=int, default=20)
+    args = ap.parse_args(argv)
+    files, y, fold = _fold1(args.data_home, args.n_per_class)
     te = fold == 1
     if args.mode == "fit":
         import torch
 
-        print(f"torch {torch.__version__}, CUDA {torch.cuda.get_device_name(0)}")
-        pipe = make_pipeline(AudioLoader(duration=4.0), LogMelPatches(device="cuda"),
-                             MarginEmbeddingClassifier(width=0.25, epochs=20, device="cuda",
-                                                       random_state=0))
+        where = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else args.device
+        print(f"torch {torch.__version__}, device {where}")
+        pipe = make_pipeline(AudioLoader(duration=4.0), LogMelPatches(device=args.device),
+                             MarginEmbeddingClassifier(width=0.25, epochs=args.epochs,
+                                                       device=args.device, random_state=0))
         pipe.fit(files[~te], y[~te])
         print("fitted on", next(pipe[-1].net_.module_.parameters()).device)
         joblib.dump(pipe, args.model)
         np.savez(args.model + ".npz", pred=pipe.predict(files[te]),
                  proba=pipe.predict_proba(files[te]))
         print(f"saved {args.model} and {args.model}.npz")
-        return
+        return 0
     ref = np.load(args.model + ".npz")
     pipe = joblib.load(args.model)
     pipe.set_params(**{k: "cpu" for k in pipe.get_params() if k.endswith("device")})
@@ -68,8 +72,8 @@ def main():
           f"probability difference); largest probability difference {diff:.2e}")
     # cuDNN's TF32 convolutions differ from float32 CPU arithmetic by ~1e-3; labels may only
     # differ where the two best classes were that close
-    sys.exit(0 if diff < 2e-3 and np.all(same | ties) else 1)
+    return 0 if diff < 2e-3 and np.all(same | ties) else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

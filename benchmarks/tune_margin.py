@@ -41,14 +41,14 @@ def _whole_clip_logmel(args):
         d = load_esc50(args.esc10, subset="esc10")
         wave = AudioLoader(duration=args.duration or 5.0, n_jobs=2).transform(list(d.filenames))
     else:
-        d = make_urban_sounds(n_per_class=40, random_state=0)
+        d = make_urban_sounds(n_per_class=args.n_per_class, random_state=0)
         wave = AudioLoader(duration=args.duration or 4.0).transform(list(d.data))
     lm = LogMelPatches(hop_length=args.hop_length, n_mels=args.n_mels, device=args.device,
                        segment_seconds=wave.shape[1] / 22050).transform(wave)[:, 0]
     return lm, d.target, d.fold, args.hop_length
 
 
-def main():
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("configs", nargs="*")
     ap.add_argument("--folds", type=int, nargs="+", default=None, help="default: 1 2 3")
@@ -68,7 +68,9 @@ def main():
     ap.add_argument("--threads", type=int, default=None, help="torch threads in this process")
     ap.add_argument("--nchw", action="store_true",
                     help="train in the default NCHW layout on the CPU (the library uses NHWC)")
-    args = ap.parse_args()
+    ap.add_argument("--n-per-class", type=int, default=40,
+                    help="synthetic set: clips per class (the demo's 40)")
+    args = ap.parse_args(argv)
     if args.threads:
         import torch
 
@@ -76,7 +78,7 @@ def main():
     if args.nchw:
         from sklearn_metricaudio.models import margin
 
-        margin._CPU_CHANNELS_LAST = False
+        margin._CPU_CHANNELS_LAST = False  # for this process only
     if args.first_stride:
         from sklearn_metricaudio.models import _mobilenet
 

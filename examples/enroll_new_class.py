@@ -6,6 +6,7 @@ trained on; a new class needs only a few clips to get a centroid, and no retrain
 Usage::
 
     python examples/enroll_new_class.py ../shared/data/ESC-10 [--shots 1 5] [--draws 20]
+        [--epochs N]
 
 For each of two splits of the 10 classes (the first five / the last five by folder order, then
 the other way round):
@@ -60,6 +61,8 @@ def main(argv=None):
     ap.add_argument("--shots", type=int, nargs="+", default=[1, 5])
     ap.add_argument("--draws", type=int, default=20)
     ap.add_argument("--random-state", type=int, default=0)
+    ap.add_argument("--epochs", type=int, default=None,
+                    help="margin model's epochs (default: its own)")
     args = ap.parse_args(argv)
 
     data = load_esc50(args.path, subset="esc10")
@@ -76,8 +79,10 @@ def main(argv=None):
         rng = np.random.default_rng(args.random_state)
         is_known = np.isin(data.target, known)
         t0 = time.perf_counter()
-        model = MarginEmbeddingClassifier(random_state=args.random_state)
-        model.fit(patches[is_known], data.target[is_known])
+        extra = {} if args.epochs is None else {"epochs": args.epochs}
+        model = MarginEmbeddingClassifier(random_state=args.random_state, **extra)
+        # clips of one source recording stay on one side of the inner validation split
+        model.fit(patches[is_known], data.target[is_known], groups=data.fsID[is_known])
         emb = model.transform(patches)  # (n_clips, n_segments, 32), the network is frozen now
         t_fit = time.perf_counter() - t0
         d = mfcc.shape[-1]
