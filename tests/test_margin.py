@@ -291,15 +291,17 @@ def test_cosine_schedule_anneals_the_learning_rate():
 def test_level_norm_makes_embeddings_gain_invariant():
     rng = np.random.default_rng(5)
     X, y = _bands(8, [0, 1], rng)
-    on = MarginEmbeddingClassifier(**{**FAST, "epochs": 2, "level_norm": True,
-                                      "validation_split": None}).fit(X, y)
-    louder = X + 12.0  # +12 dB on every bin: the same recording, 4x the amplitude
-    np.testing.assert_allclose(on.transform(louder), on.transform(X), atol=1e-4)
-    # the control: the same weights without the level subtraction respond to the gain. Its
-    # precondition, checked first: the network has not collapsed to a constant embedding
+    # a few small steps: the property holds for any weights, and enough batch-norm updates
+    # keep the eval-mode network from mapping every clip to one embedding (checked below)
+    on = MarginEmbeddingClassifier(width=0.25, epochs=4, batch_size=8, lr=0.002,
+                                   level_norm=True, validation_split=None,
+                                   random_state=0).fit(X, y)
     emb = on.transform(X)
     spread = np.abs(emb - emb.mean(axis=(0, 1))).max()
     assert spread > 1e-2, "precondition: the embedding varies across clips"
+    louder = X + 12.0  # +12 dB on every bin: the same recording, 4x the amplitude
+    assert np.abs(on.transform(louder) - emb).max() <= 1e-4 * spread
+    # the control: the same weights without the level subtraction respond to the gain
     off = copy.deepcopy(on)
     off.net_.module_.level_norm = False
     assert np.abs(off.transform(louder) - off.transform(X)).max() > 0.1 * spread

@@ -53,7 +53,8 @@ def validation_mask(y, validation_split, groups=None, random_state=None):
         Source recording of each clip (UrbanSound8K's ``fsID``). With groups, whole
         recordings are drawn at random until the fraction is reached, skipping any
         that would take more than ``round(validation_split * n_class)`` clips of one
-        of its classes: the slices of one recording are never on both sides
+        of its classes (on small sets: its smallest recording; never more than half
+        of a class): the slices of one recording are never on both sides
         (near-copies of training clips would flatter the epoch chosen) and no class
         gives up more than its share of training data. A class whose recordings are
         all larger than its share gets no validation clip.
@@ -110,8 +111,9 @@ def _fraction_mask(y, fraction, groups, random_state):
 def _draw_groups_within_class_budgets(y, groups, fraction, random_state):
     """Whole groups, in random order, while no class gives up more than its share.
 
-    Every class may lose at most ``round(fraction * n_class)`` clips (and keeps one at
-    least); a group that would push any of its classes past that is skipped. This is a
+    Every class may lose at most ``round(fraction * n_class)`` clips, or its smallest
+    recording where that is larger (on small sets), and never more than half of its
+    clips; a group that would push any of its classes past that is skipped. This is a
     stratified group shuffle split with per-class caps, written here because
     scikit-learn's ``StratifiedGroupKFold`` (tried first) balances folds, not classes
     within a fold: on UrbanSound8K clips it held out 44 % of one class (one recording of
@@ -119,11 +121,14 @@ def _draw_groups_within_class_budgets(y, groups, fraction, random_state):
     """
     classes, y_idx = np.unique(y, return_inverse=True)
     counts = np.bincount(y_idx, minlength=classes.size)
-    budget = np.minimum(np.round(fraction * counts), counts - 1)
     target = fraction * y.shape[0]
     group_ids, g_idx = np.unique(groups, return_inverse=True)
     per_group = np.zeros((group_ids.size, classes.size), dtype=np.int64)
     np.add.at(per_group, (g_idx, y_idx), 1)
+    # a class's share, or its smallest recording where that is larger (small sets), and never
+    # more than half of the class
+    smallest = np.where(per_group > 0, per_group, np.iinfo(np.int64).max).min(axis=0)
+    budget = np.minimum(np.maximum(np.round(fraction * counts), smallest), counts // 2)
     held_per_class = np.zeros(classes.size, dtype=np.int64)
     chosen = []
     for g in np.random.default_rng(random_state).permutation(group_ids.size):
