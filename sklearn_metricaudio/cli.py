@@ -50,17 +50,20 @@ def _margin_params(args, **defaults):
     return params
 
 
-def _report(runs, data, out_dir, label):
-    """Print each model's table as it finishes, write its figures, then the summary."""
-    from .evaluation import (FEATURE_TITLES, PAPER_BALANCED_ACCURACY, format_confusion_table,
-                             save_confusion_png, save_roc_png)
+def _run(models, data, *, duration, cache_dir, n_jobs, out_dir, label):
+    """Features (printed as they are ready), then each model's table as it finishes, its
+    figures, and the summary."""
+    from .evaluation import (FEATURE_TITLES, PAPER_BALANCED_ACCURACY, compute_features,
+                             evaluate_models, format_confusion_table, save_confusion_png,
+                             save_roc_png)
 
+    features = compute_features([m.kind for m in models.values()], data, duration=duration,
+                                cache_dir=cache_dir, n_jobs=n_jobs)
+    for kind, f in features.items():
+        print(f"{FEATURE_TITLES[kind]} {f.X.shape} ({f.seconds:.1f} s)", flush=True)
     out_dir = Path(out_dir)
     summary = []
-    for run in runs:
-        if run.feature_seconds:
-            print(f"{FEATURE_TITLES[run.kind]} {run.feature_shape} "
-                  f"({run.feature_seconds:.1f} s)", flush=True)
+    for run in evaluate_models(models, features, data, n_jobs=n_jobs):
         res, title = run.result, f"{run.title} on {label}"
         print()
         print(format_confusion_table(res, data.target_names, title=title))
@@ -81,7 +84,7 @@ def _report(runs, data, out_dir, label):
 
 def cmd_demo(args):
     from .datasets import make_urban_sounds
-    from .evaluation import check_figures, evaluate_models, ins_by_class, paper_models
+    from .evaluation import check_figures, ins_by_class, paper_models
 
     with _checking_input():
         # the synthetic set draws a random gain per clip, so the metric model ignores the level
@@ -96,9 +99,8 @@ def cmd_demo(args):
     data = make_urban_sounds(root, n_per_class=args.n_per_class, random_state=args.random_state)
     print(f"  {len(data.filenames)} clips, {len(data.target_names)} classes, "
           f"{len(set(data.fold))} folds ({time.perf_counter() - t0:.1f} s)", flush=True)
-    runs = evaluate_models(models, data, duration=4.0, cache_dir=home / "features",
-                           n_jobs=args.n_jobs)
-    _report(runs, data, args.out, "synthetic urban sounds")
+    _run(models, data, duration=4.0, cache_dir=home / "features", n_jobs=args.n_jobs,
+         out_dir=args.out, label="synthetic urban sounds")
     if args.no_ins:
         return 0
     t0 = time.perf_counter()
@@ -112,7 +114,7 @@ def cmd_demo(args):
 
 def cmd_evaluate(args):
     from .datasets import load_dataset
-    from .evaluation import check_figures, evaluate_models, paper_models
+    from .evaluation import check_figures, paper_models
 
     with _checking_input():
         data = load_dataset(args.data, subset=args.subset, salience=args.salience)
@@ -123,9 +125,8 @@ def cmd_evaluate(args):
     print(f"{data.name}: {len(data.filenames)} clips, {len(set(data.fold))} folds, "
           f"classes {list(data.target_names)}", flush=True)
     cache = None if args.no_cache else _data_home(args.data_home) / "features"
-    runs = evaluate_models(models, data, duration=data.clip_seconds, cache_dir=cache,
-                           n_jobs=args.n_jobs)
-    _report(runs, data, args.out, data.name)
+    _run(models, data, duration=data.clip_seconds, cache_dir=cache, n_jobs=args.n_jobs,
+         out_dir=args.out, label=data.name)
     return 0
 
 

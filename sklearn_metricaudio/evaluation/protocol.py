@@ -1,11 +1,11 @@
 """The papers' protocol over a data set: features once per kind, each model over the folds.
 
-:func:`evaluate_models` is the fold driver behind ``metricaudio demo`` and ``metricaudio
-evaluate``: the features each model reads are computed once (the transformers are stateless,
-so this equals refitting a Pipeline per fold, many times faster) and cached on disk, then
-every model is cross-validated over the data set's own folds with
-:func:`~sklearn_metricaudio.evaluation.evaluate_folds`, the source recordings (``fsID``)
-passed as groups.
+The fold driver behind ``metricaudio demo`` and ``metricaudio evaluate``:
+:func:`compute_features` computes the features the models read once per kind (the
+transformers are stateless, so this equals refitting a Pipeline per fold, many times faster)
+and caches them on disk; :func:`evaluate_models` cross-validates every model over the data
+set's own folds with :func:`~sklearn_metricaudio.evaluation.evaluate_folds`, the source
+recordings (``fsID``) passed as groups.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sklearn.utils import Bunch
 from ..features import AudioLoader, LogMelPatches, MFCCStats, cached_transform
 from .report import evaluate_folds
 
-__all__ = ["FEATURE_TITLES", "feature_pipeline", "evaluate_models"]
+__all__ = ["FEATURE_TITLES", "feature_pipeline", "compute_features", "evaluate_models"]
 
 #: What each feature kind is, for printing.
 FEATURE_TITLES = {"mfcc": "MFCC statistics", "logmel": "log-mel patches"}
@@ -36,46 +36,62 @@ def feature_pipeline(kind, *, sr=22050, duration=4.0, n_jobs=None):
     return make_pipeline(AudioLoader(sr=sr, duration=duration, n_jobs=n_jobs), features)
 
 
-def evaluate_models(models, data, *, duration, sr=22050, cache_dir=None, n_jobs=None,
-                    progress=True):
-    """Cross-validate each model over the data set's folds; yield the results one by one.
+def compute_features(kinds, data, *, duration, sr=22050, cache_dir=None, n_jobs=None):
+    """The features of every clip, once per kind, cached on disk.
 
     Parameters
     ----------
-    models : dict
-        Name -> Bunch(kind, estimator, title), as :func:`paper_models` returns.
+    kinds : iterable of {"mfcc", "logmel"}
     data : Bunch
-        ``filenames``, ``target``, ``fold`` and, where the data set has it, ``fsID``.
+        A loaded data set (``filenames``).
     duration : float
         Seconds every clip is cut or padded to.
     sr : int, default=22050
     cache_dir : str, path or None
         Where features are cached (:func:`~sklearn_metricaudio.features.cached_transform`).
     n_jobs : int or None
-        Decoders and folds in parallel.
+        Files decoded in parallel.
+
+    Returns
+    -------
+    dict
+        Kind -> Bunch(``X`` (n_clips, ...), ``seconds`` (time to compute or load)).
+    """
+    out = {}
+    for kind in dict.fromkeys(kinds):
+        t0 = time.perf_counter()
+        pipe = feature_pipeline(kind, sr=sr, duration=duration, n_jobs=n_jobs)
+        X = cached_transform(pipe, data.filenames, memory=cache_dir)
+        out[kind] = Bunch(X=X, seconds=time.perf_counter() - t0)
+    return out
+
+
+def evaluate_models(models, features, data, *, n_jobs=None, progress=True):
+    """Cross-validate each model over the data set's folds; yield the results one by one.
+
+    Parameters
+    ----------
+    models : dict
+        Name -> Bunch(kind, estimator, title), as :func:`paper_models` returns.
+    features : dict
+        Kind -> Bunch(X, ...), as :func:`compute_features` returns.
+    data : Bunch
+        ``target``, ``fold`` and, where the data set has it, ``fsID`` (passed as groups).
+    n_jobs : int or None
+        Folds in parallel.
     progress : bool
         Progress bars over the folds.
 
     Yields
     ------
     Bunch
-        ``name``, ``title``, ``kind``, ``result`` (:func:`evaluate_folds`' Bunch),
-        ``feature_shape``, ``feature_seconds`` (0 when the features were already
-        computed for an earlier model), ``wall`` (seconds for the folds).
+        ``name``, ``title``, ``kind``, ``result`` (:func:`evaluate_folds`' Bunch) and
+        ``wall`` (seconds for the folds).
     """
-    features = {}
     groups = data.get("fsID")
     for name, model in models.items():
-        feature_seconds = 0.0
-        if model.kind not in features:
-            t0 = time.perf_counter()
-            pipe = feature_pipeline(model.kind, sr=sr, duration=duration, n_jobs=n_jobs)
-            features[model.kind] = cached_transform(pipe, data.filenames, memory=cache_dir)
-            feature_seconds = time.perf_counter() - t0
-        X = features[model.kind]
         t0 = time.perf_counter()
-        result = evaluate_folds(model.estimator, X, data.target, data.fold, groups=groups,
-                                n_jobs=n_jobs, progress=progress, name=name)
+        result = evaluate_folds(model.estimator, features[model.kind].X, data.target, data.fold,
+                                groups=groups, n_jobs=n_jobs, progress=progress, name=name)
         yield Bunch(name=name, title=model.title, kind=model.kind, result=result,
-                    feature_shape=X.shape, feature_seconds=feature_seconds,
                     wall=time.perf_counter() - t0)
