@@ -14,6 +14,37 @@ def tiny_us8k(tmp_path_factory):
 
 
 @pytest.fixture
+def tiny_esc10(tmp_path):
+    """A stand-alone ESC-10 layout: 3 classes x 2 folds x 3 one-second tones at 8 kHz."""
+    import soundfile as sf
+
+    rng = np.random.default_rng(0)
+    root = tmp_path / "ESC-10"
+    for k, name in enumerate(["001 - Dog bark", "002 - Rain", "003 - Sea waves"]):
+        (root / name).mkdir(parents=True)
+        for fold in (1, 2):
+            for clip in range(3):
+                t = np.arange(8000) / 8000
+                x = 0.3 * np.sin(2 * np.pi * (300 + 900 * k) * t) + 0.05 * rng.normal(size=t.size)
+                sf.write(root / name / f"{fold}-{100 * k + 10 * fold + clip}-A.wav", x, 8000)
+    return root
+
+
+@pytest.fixture
+def load_script():
+    """Import a script by path (benchmarks/, examples/ are folders of scripts, not packages)."""
+    import importlib.util
+
+    def load(path):
+        spec = importlib.util.spec_from_file_location(f"script_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
+
+
+@pytest.fixture
 def rng():
     return np.random.default_rng(0)
 

@@ -1,6 +1,5 @@
 """Every example runs, on tiny settings, so that none can rot unnoticed."""
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -10,11 +9,9 @@ import soundfile as sf
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-def _load(name):
-    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture
+def example(load_script):
+    return lambda name: load_script(EXAMPLES / f"{name}.py")
 
 
 def test_every_example_has_a_smoke_test():
@@ -23,15 +20,15 @@ def test_every_example_has_a_smoke_test():
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_baselines_on_synthetic(tmp_path, capsys):
-    _load("baselines_on_synthetic").main(["--n-per-class", "2", "--n-folds", "2",
+def test_baselines_on_synthetic(example, tmp_path, capsys):
+    example("baselines_on_synthetic").main(["--n-per-class", "2", "--n-folds", "2",
                                           "--out", str(tmp_path)])
     out = capsys.readouterr().out
     assert "MFCC + GMM: balanced accuracy" in out and "MFCC + SVM: balanced accuracy" in out
     assert (tmp_path / "confusion_svm.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_enroll_new_class(tmp_path, capsys):
+def test_enroll_new_class(example, tmp_path, capsys):
     rng = np.random.default_rng(0)
     root = tmp_path / "ESC-10"
     for k in range(10):  # 10 classes (two splits of five), 2 folds x 2 recordings x 2 takes
@@ -43,6 +40,6 @@ def test_enroll_new_class(tmp_path, capsys):
                     t = np.arange(4000) / 8000
                     x = np.sin(2 * np.pi * (200 + 150 * k) * t) + 0.1 * rng.normal(size=t.size)
                     sf.write(folder / f"{fold}-{1000 * k + 10 * fold + rec}-{take}.wav", x, 8000)
-    _load("enroll_new_class").main([str(root), "--shots", "1", "--draws", "2", "--epochs", "1"])
+    example("enroll_new_class").main([str(root), "--shots", "1", "--draws", "2", "--epochs", "1"])
     out = capsys.readouterr().out
     assert out.count("embedding") >= 2 and out.count("MFCC stats") >= 2

@@ -240,17 +240,31 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         if self.loss == "npair":
             _training.check_pairs(fit_y, names=self.classes_)
         callbacks = self._callbacks(seg, seg_y, X[valid], y_enc[valid], rng)
-        band_mean, band_std = _training.band_stats(seg, self.level_norm)
+        net = self._build_net(X.shape[2], X.shape[3], _training.band_stats(seg, self.level_norm),
+                              criterion_params, callbacks, device, seed)
+        with _training.seeded_torch(seed, device):
+            net.initialize()
+            if device.type == "cpu" and _CPU_CHANNELS_LAST:
+                # NHWC: faster CPU training (benchmarks/RESULTS.md); CUDA keeps NCHW
+                net.module_.to(memory_format=torch.channels_last)
+            net.partial_fit(fit_X, fit_y)  # = net.fit, with the layout set in between
+        self._finish(net, seg, seg_y, valid)
+        return self
+
+    def _build_net(self, n_mels, n_frames, band_stats, criterion_params, callbacks, device,
+                   seed):
+        """The skorch net: embedding network, loss head, optimiser and callbacks."""
+        band_mean, band_std = band_stats
         net = _training.MarginNet(
             module=EmbeddingNet,
-            module__n_mels=X.shape[2],
+            module__n_mels=n_mels,
             module__width=self.width,
             module__embedding_dim=self.embedding_dim,
             module__band_mean=band_mean,
             module__band_std=band_std + 1e-3,
             module__level_norm=self.level_norm,
             module__mask_fraction=self.mask_fraction,
-            module__crop_frames=X.shape[3],
+            module__crop_frames=n_frames,
             criterion=LOSSES[self.loss],
             criterion__n_classes=self.classes_.size,
             criterion__embedding_dim=self.embedding_dim,
@@ -267,14 +281,7 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         )
         net.pair_seed = seed
         net.mixup_alpha = float(self.mixup)
-        with _training.seeded_torch(seed, device):
-            net.initialize()
-            if device.type == "cpu" and _CPU_CHANNELS_LAST:
-                # NHWC: faster CPU training (benchmarks/RESULTS.md); CUDA keeps NCHW
-                net.module_.to(memory_format=torch.channels_last)
-            net.partial_fit(fit_X, fit_y)  # = net.fit, with the layout set in between
-        self._finish(net, seg, seg_y, valid)
-        return self
+        return net
 
     def _patches(self, X, reset):
         """X as (n_clips, n_segments, n_mels, n_frames) float32 (the shared clip validator)."""
