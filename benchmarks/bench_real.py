@@ -8,8 +8,9 @@ Usage::
 
 Reads the copy with :func:`load_dataset` (UrbanSound8K: the paper's 8 foreground classes;
 ESC-50; stand-alone ESC-10 folders), decodes every clip once (cut or repeat-padded to the data
-set's clip length at 22.05 kHz), computes MFCC statistics and log-mel patches once (both
-transformers are stateless), then cross-validates over the data set's predefined folds with
+set's clip length at 22.05 kHz) and computes MFCC statistics and log-mel patches once with
+:func:`compute_features`, as ``metricaudio evaluate`` does (the features are not cached here;
+``--device`` applies to the margin model), then cross-validates over the data set's predefined folds with
 :func:`paper_models`, the configurations ``metricaudio evaluate`` runs: MFCC + GMM, MFCC +
 linear SVM, and the margin model with each loss at its defaults (only ``device``,
 ``random_state`` and, if given, ``--epochs`` / ``--width`` set). The source recording of every
@@ -31,8 +32,8 @@ import torch
 from sklearn.metrics import recall_score
 
 from sklearn_metricaudio.datasets import load_dataset
-from sklearn_metricaudio.evaluation import MODEL_NAMES, evaluate_folds, paper_models
-from sklearn_metricaudio.features import AudioLoader, LogMelPatches, MFCCStats
+from sklearn_metricaudio.evaluation import (MODEL_NAMES, compute_features, evaluate_folds,
+                                            paper_models)
 
 
 def main(argv=None):
@@ -57,23 +58,15 @@ def main(argv=None):
     models = paper_models(args.models, random_state=args.random_state, device=args.device,
                           **extra)
 
-    t0 = time.perf_counter()
     data = load_dataset(args.path, subset=args.subset)
-    wave = AudioLoader(sr=22050, duration=data.clip_seconds,
-                       n_jobs=args.n_jobs).transform(list(data.filenames))
-    t_load = time.perf_counter() - t0
-    features, timing = {}, {}
-    kinds = {m.kind for m in models.values()}
-    for kind, est in (("mfcc", MFCCStats()), ("logmel", LogMelPatches(device=args.device))):
-        if kind in kinds:
-            t0 = time.perf_counter()
-            features[kind] = est.transform(wave)
-            timing[kind] = time.perf_counter() - t0
+    # the same features metricaudio evaluate computes (the audio decoded once), not cached here
+    features = compute_features([m.kind for m in models.values()], data,
+                                duration=data.clip_seconds, n_jobs=args.n_jobs)
     groups = None if args.no_groups else data.fsID
-    print(f"# {Path(args.path).name} ({data.name}): {len(wave)} clips, "
+    print(f"# {Path(args.path).name} ({data.name}): {len(data.filenames)} clips, "
           f"{len(data.target_names)} classes, folds {sorted(set(data.fold.tolist()))}; "
-          f"decode {t_load:.1f} s; "
-          + ", ".join(f"{k} {features[k].shape} {timing[k]:.1f} s" for k in features))
+          + ", ".join(f"{k} {f.X.shape} {f.seconds:.1f} s" for k, f in features.items())
+          + " (the first includes decoding)")
     print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}, "
           f"n_jobs {args.n_jobs}, validation split "
           f"{'per clip' if groups is None else 'by source recording (fsID)'}", flush=True)
@@ -83,7 +76,7 @@ def main(argv=None):
           f"{'wall s':>8}   per fold %", flush=True)
     for name, model in models.items():
         t0 = time.perf_counter()
-        r = evaluate_folds(model.estimator, features[model.kind], data.target, data.fold,
+        r = evaluate_folds(model.estimator, features[model.kind].X, data.target, data.fold,
                            groups=groups, n_jobs=args.n_jobs, progress=False, name=name)
         wall = time.perf_counter() - t0
         recalls[name] = recall_score(r.y_true, r.y_pred, average=None, labels=r.classes)

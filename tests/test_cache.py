@@ -85,3 +85,25 @@ def test_the_code_hash_covers_the_feature_modules():
 def test_a_missing_file_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="nowhere.wav"):
         cached_transform(AudioLoader(), [str(tmp_path / "nowhere.wav")], memory=tmp_path)
+
+
+def test_compute_features_decodes_the_audio_once_for_every_kind(tiny_us8k, tmp_path,
+                                                                 monkeypatch):
+    from sklearn_metricaudio.evaluation import compute_features
+
+    data, _ = tiny_us8k
+    decodes = []
+    original = AudioLoader.transform
+    monkeypatch.setattr(AudioLoader, "transform",
+                        lambda self, X: decodes.append(len(X)) or original(self, X))
+    features = compute_features(["mfcc", "logmel"], data, duration=1.0, cache_dir=tmp_path)
+    assert decodes == [len(data.filenames)]
+    for kind, f in features.items():
+        from sklearn_metricaudio.evaluation import feature_pipeline
+
+        expected = feature_pipeline(kind, duration=1.0).transform(list(data.filenames))
+        np.testing.assert_array_equal(f.X, expected)
+    decodes.clear()
+    again = compute_features(["mfcc", "logmel"], data, duration=1.0, cache_dir=tmp_path)
+    assert decodes == []  # both kinds read from the cache
+    np.testing.assert_array_equal(again["logmel"].X, features["logmel"].X)

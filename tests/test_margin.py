@@ -240,10 +240,15 @@ def test_band_statistics_exclude_the_validation_clips(patches):
 def test_random_crop_trains_on_windows_cut_from_whole_clips(patches):
     X, y, *_ = patches
     X, y = X[:24], y[:24]
-    seen = []
-    hook = torch.nn.modules.module.register_module_forward_pre_hook(
-        lambda module, args: seen.append(tuple(args[0].shape))
-        if type(module).__name__ == "EmbeddingNet" and module.training else None)
+    seen, cut = [], []
+
+    def record(module, args):
+        if module.training and type(module).__name__ == "EmbeddingNet":
+            seen.append(tuple(args[0].shape))
+        if module.training and type(module).__name__ == "Sequential" and len(module) > 20:
+            cut.append(args[0].shape[-1])  # what reaches the convolutions (module.features)
+
+    hook = torch.nn.modules.module.register_module_forward_pre_hook(record)
     try:
         clf = MarginEmbeddingClassifier(**{**FAST, "epochs": 2, "random_crop": True,
                                            "validation_split": None, "batch_size": 8}).fit(X, y)
@@ -252,6 +257,7 @@ def test_random_crop_trains_on_windows_cut_from_whole_clips(patches):
     s, n_frames = X.shape[1], X.shape[3]
     # training batches hold whole clips (segments joined in time), 3 batches of 8 per epoch
     assert seen == [(8, 1, X.shape[2], s * n_frames)] * 6
+    assert cut == [n_frames] * 6  # the convolutions see segment-long crops
     # inside, the network cuts one segment-long window at a random place per clip
     net = clf.net_.module_.train()
     clips = torch.arange(s * n_frames, dtype=torch.float32).expand(64, 1, 4, -1)
@@ -355,9 +361,11 @@ def test_sphereface_annealing_takes_one_step_per_training_batch(mixup):
 
 
 def test_npair_sampler_pairs_distinct_segments_and_refuses_singletons():
-    labels = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2, 2])
+    # a small class is drawn from again and again within an epoch (5 batches of its 3 segments)
+    labels = np.array([0] * 3 + [1] * 4 + [2] * 23)
     sampler = _training.PairBatches(labels, seed=0)
     for _ in range(20):  # epochs
+        assert len(list(sampler)) == 5
         for batch in sampler:
             assert len(batch) == 6
             pairs = np.reshape(batch, (3, 2))

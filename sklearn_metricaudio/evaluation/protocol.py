@@ -37,7 +37,7 @@ def feature_pipeline(kind, *, sr=22050, duration=4.0, n_jobs=None):
 
 
 def compute_features(kinds, data, *, duration, sr=22050, cache_dir=None, n_jobs=None):
-    """The features of every clip, once per kind, cached on disk.
+    """The features of every clip, once per kind, cached on disk; the audio decoded once.
 
     Parameters
     ----------
@@ -57,11 +57,19 @@ def compute_features(kinds, data, *, duration, sr=22050, cache_dir=None, n_jobs=
     dict
         Kind -> Bunch(``X`` (n_clips, ...), ``seconds`` (time to compute or load)).
     """
+    waveforms = []  # the clips, decoded at most once whatever the number of kinds
+
+    def decoded(pipe):
+        if not waveforms:
+            waveforms.append(pipe[0].transform(data.filenames))
+        return waveforms[0]
+
     out = {}
     for kind in dict.fromkeys(kinds):
         t0 = time.perf_counter()
         pipe = feature_pipeline(kind, sr=sr, duration=duration, n_jobs=n_jobs)
-        X = cached_transform(pipe, data.filenames, memory=cache_dir)
+        X = cached_transform(pipe, data.filenames, memory=cache_dir,
+                             compute=lambda files, pipe=pipe: pipe[1].transform(decoded(pipe)))
         out[kind] = Bunch(X=X, seconds=time.perf_counter() - t0)
     return out
 

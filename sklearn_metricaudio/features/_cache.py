@@ -86,13 +86,14 @@ def _library_versions():
             "librosa": librosa.__version__, "soundfile": soundfile.__version__}
 
 
-def _transform(transformer, X, key):
-    # ``transformer`` is left out of joblib's hash of the call (see ignore=); ``key`` holds what
-    # decides the output: its settings, the files' fingerprints, the code and library versions
-    return transformer.transform(X)
+def _transform(transformer, X, key, compute=None):
+    # ``transformer`` and ``compute`` are left out of joblib's hash of the call (see ignore=);
+    # ``key`` holds what decides the output: the settings, the files' fingerprints, the code and
+    # the library versions
+    return transformer.transform(X) if compute is None else compute(X)
 
 
-def cached_transform(transformer, X, *, memory=None):
+def cached_transform(transformer, X, *, memory=None, compute=None):
     """``transformer.transform(X)``, memoised on disk.
 
     Parameters
@@ -101,6 +102,10 @@ def cached_transform(transformer, X, *, memory=None):
     X : sequence of file names, or array
     memory : str, path, joblib.Memory or None, default=None
         Cache folder; ``None`` computes without caching.
+    compute : callable or None, default=None
+        What to run on a miss instead of ``transformer.transform(X)``; it must return
+        the same thing (e.g. the features from audio already decoded for another
+        kind). The cache is keyed on ``transformer`` and ``X`` either way.
 
     Returns
     -------
@@ -122,4 +127,5 @@ def cached_transform(transformer, X, *, memory=None):
     key = (_settings(transformer), _file_fingerprint(X), feature_code_hash(), _library_versions())
     if isinstance(X, (list, tuple)) or (isinstance(X, np.ndarray) and X.dtype == object):
         X = [os.fsdecode(x) if isinstance(x, (bytes, os.PathLike)) else x for x in X]
-    return memory.cache(_transform, ignore=["transformer"])(transformer, X, key)
+    return memory.cache(_transform, ignore=["transformer", "compute"])(transformer, X, key,
+                                                                        compute)
