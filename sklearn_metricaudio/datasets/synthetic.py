@@ -24,7 +24,7 @@ import soundfile as sf
 from .._io import atomic_directory, load_audio
 from .urbansound8k import PAPER8_CLASSES, US8K_CLASSES, load_urbansound8k
 
-__all__ = ["make_urban_sounds"]
+__all__ = ["make_urban_sounds", "make_backgrounds"]
 
 _CLASS_ID = {v: k for k, v in US8K_CLASSES.items()}
 _STAMP = ".make_urban_sounds.json"
@@ -348,6 +348,44 @@ def make_urban_sounds(root=None, *, n_per_class=40, n_folds=10, sr=22050, min_du
             [str(root / "audio" / f"fold{f}" / name)
              for f, name in zip(bunch.fold, bunch.slice_file_name)], dtype=object)
     return bunch
+
+
+def make_backgrounds(n_samples, sr=22050, *, random_state=0):
+    """The synthetic set's four background noises, as recordings of ``n_samples`` samples.
+
+    Pink noise, traffic rumble (1/f**2 noise), crowd babble (formant-filtered noise at
+    syllable-rate amplitude modulation) and white noise, in that order: the backgrounds
+    that :func:`make_urban_sounds` mixes into its clips, for use as
+    :class:`~sklearn_metricaudio.augment.BackgroundNoise`'s default backgrounds.
+
+    Parameters
+    ----------
+    n_samples : int
+        Length of each background.
+    sr : int, default=22050
+        Sample rate (the babble's formants and modulation are in Hz).
+    random_state : int, default=0
+        Same value, same backgrounds.
+
+    Returns
+    -------
+    ndarray of shape (4, n_samples), float32
+        Each row with an RMS of 0.1 (-20 dBFS).
+
+    Examples
+    --------
+    >>> from sklearn_metricaudio.datasets import make_backgrounds
+    >>> B = make_backgrounds(8000, sr=8000)
+    >>> B.shape, B.dtype, [round(float(r), 3) for r in np.sqrt((B ** 2).mean(axis=1))]
+    ((4, 8000), dtype('float32'), [0.1, 0.1, 0.1, 0.1])
+    """
+    if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
+        raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
+    if not isinstance(sr, (int, np.integer)) or sr < 1:
+        raise ValueError(f"sr must be a positive integer, got {sr!r}")
+    rng = np.random.default_rng(random_state)
+    return np.stack([0.1 * _norm(_background(kind, int(n_samples), sr, rng))
+                     for kind in range(4)]).astype(np.float32)
 
 
 def _write_layout(root, bunch, rows, config):
