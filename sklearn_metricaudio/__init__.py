@@ -4,6 +4,8 @@ scikit-learn compatible transformers and classifiers that compose into
 Pipelines and cross-validators with predefined UrbanSound8K folds.
 """
 
+from .augment import (BackgroundNoise, DynamicRangeCompression, MetricAugmentationSelector,
+                      PitchShift, TimeStretch)
 from .datasets import (load_esc50, load_urbansound8k, make_urban_sounds, predefined_fold_cv,
                        urbansound8k_cv)
 from .features import AudioLoader, INSTransformer, LogMelPatches, MFCCStats
@@ -26,4 +28,9 @@ __all__ = [
     "load_esc50",
     "predefined_fold_cv",
     "make_urban_sounds",
+    "TimeStretch",
+    "PitchShift",
+    "DynamicRangeCompression",
+    "BackgroundNoise",
+    "MetricAugmentationSelector",
 ]
