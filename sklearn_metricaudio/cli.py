@@ -112,18 +112,78 @@ def cmd_demo(args):
     return 0
 
 
+def _augment_plan(args):
+    """``evaluate --augment``: the schemes, the model and the folds, checked up front."""
+    from .evaluation import paper_models
+    from .evaluation.augmentation import parse_schemes
+
+    schemes = parse_schemes(args.augment)
+    name = "cosface" if args.model == "all" else args.model
+    (model,) = paper_models(name, random_state=args.random_state,
+                            **_margin_params(args, device="auto")).values()
+    if model.kind != "logmel":
+        raise ValueError(f"--augment compares log-mel models; --model {name} reads MFCC "
+                         "statistics (choose a margin loss, e.g. cosface)")
+    try:
+        folds = None if args.folds is None else [int(f) for f in args.folds.split(",")]
+    except ValueError:
+        raise ValueError(f"--folds must be a comma list of fold numbers, got {args.folds!r}"
+                         ) from None
+    return schemes, model, folds
+
+
+def _augment(args, data, plan):
+    """The second paper's comparison of augmentation schemes, its tables and box plot."""
+    from .evaluation.augmentation import (augmentation_study, format_acceptance_table,
+                                          format_augmentation_table, save_augmentation_png)
+
+    schemes, model, folds = plan
+    print(f"augmentation schemes {schemes}, model {model.title}, budget: equal "
+          f"{args.budget}", flush=True)
+    cache = None if args.no_cache else _data_home(args.data_home) / "features"
+    with _checking_input():
+        res = augmentation_study(data, model.estimator, schemes=schemes,
+                                 duration=data.clip_seconds, folds=folds, cache_dir=cache,
+                                 budget=args.budget, n_jobs=args.n_jobs,
+                                 random_state=args.random_state,
+                                 log=lambda m: print(m, flush=True))
+    print()
+    print(format_augmentation_table(res, data.target_names))
+    for k, table in res.acceptance.items():
+        print()
+        print(format_acceptance_table(table, data.target_names,
+                                      title=f"Acceptance ratio % ({k}-NN; Fig. 4 / Table 2)"))
+    png = save_augmentation_png(res, Path(args.out) / "augmentation.png",
+                                f"augmentation schemes on {data.name}")
+    print(f"\nfigure: {png}   (wall {res.wall:.0f} s: features {res.feature_seconds:.0f} s, "
+          f"deformed {res.deformed_seconds:.0f} s)")
+    return 0
+
+
 def cmd_evaluate(args):
-    from .datasets import load_dataset
+    from .datasets import load_dataset, make_urban_sounds
     from .evaluation import check_figures, paper_models
 
     with _checking_input():
-        data = load_dataset(args.data, subset=args.subset, salience=args.salience)
-        # the paper's recipe on a real copy, on CUDA when there is one
-        models = paper_models(args.model, random_state=args.random_state,
-                              **_margin_params(args, device="auto"))
+        if args.augment:
+            plan = _augment_plan(args)
+        else:
+            # the paper's recipe on a real copy, on CUDA when there is one
+            models = paper_models(args.model, random_state=args.random_state,
+                                  **_margin_params(args, device="auto"))
         check_figures()
+        if args.data is None:
+            # the synthetic default, as the demo makes it
+            home = _data_home(args.data_home)
+            data = make_urban_sounds(home / f"urban_sounds_n40_rs{args.random_state}",
+                                     random_state=args.random_state)
+            data.name, data.clip_seconds = "synthetic urban sounds", 4.0
+        else:
+            data = load_dataset(args.data, subset=args.subset, salience=args.salience)
     print(f"{data.name}: {len(data.filenames)} clips, {len(set(data.fold))} folds, "
           f"classes {list(data.target_names)}", flush=True)
+    if args.augment:
+        return _augment(args, data, plan)
     cache = None if args.no_cache else _data_home(args.data_home) / "features"
     _run(models, data, duration=data.clip_seconds, cache_dir=cache, n_jobs=args.n_jobs,
          out_dir=args.out, label=data.name)
@@ -219,13 +279,20 @@ def build_parser():
 
     e = sub.add_parser("evaluate", help="the paper's protocol on a real copy: UrbanSound8K, "
                                         "ESC-50 or ESC-10 (recognised by layout)")
-    e.add_argument("--data", required=True,
+    e.add_argument("--data", default=None,
                    help="UrbanSound8K root (metadata/, audio/), ESC-50 root (meta/, audio/) or "
-                        "ESC-10 root (NNN - Name/ folders)")
+                        "ESC-10 root (NNN - Name/ folders); default: the synthetic set")
     e.add_argument("--subset", default=None, choices=["esc50", "esc10"],
                    help="with an ESC-50 copy: all 50 classes or the ESC-10 subset")
     e.add_argument("--salience", default="foreground", choices=["foreground", "background", "all"])
     e.add_argument("--no-cache", action="store_true", help="do not cache features on disk")
+    e.add_argument("--augment", default=None,
+                   help="compare augmentation schemes (second paper, Fig. 1/2/4): a comma "
+                        "list of none, brute, class, knn1, knn5")
+    e.add_argument("--folds", default=None,
+                   help="with --augment: test folds to evaluate, e.g. 1,2 (default: all)")
+    e.add_argument("--budget", default="steps", choices=["steps", "epochs"],
+                   help="with --augment: hold gradient steps (default) or epochs fixed")
     common(e)
     e.set_defaults(func=cmd_evaluate)
 

@@ -288,3 +288,49 @@ def test_cli_evaluate_subset_is_refused_on_urbansound8k(tiny_us8k, tmp_path, cap
     _, root = tiny_us8k
     assert main(["evaluate", "--data", str(root), "--subset", "esc10", "--no-cache"]) == 2
     assert "subset='esc10' is for ESC copies" in capsys.readouterr().err
+
+
+@pytest.fixture
+def tiny_esc10_3folds(tmp_path):
+    """2 classes x 3 folds x 2 half-second tones at 8 kHz: the smallest set Algorithm 1 runs on."""
+    import soundfile as sf
+
+    rng = np.random.default_rng(0)
+    root = tmp_path / "ESC-10"
+    for k, name in enumerate(["001 - Dog bark", "002 - Rain"]):
+        (root / name).mkdir(parents=True)
+        for fold in (1, 2, 3):
+            for clip in range(2):
+                t = np.arange(4000) / 8000
+                x = 0.3 * np.sin(2 * np.pi * (300 + 900 * k) * t) + 0.05 * rng.normal(size=t.size)
+                sf.write(root / name / f"{fold}-{100 * k + 10 * fold + clip}-A.wav", x, 8000)
+    return root
+
+
+def test_cli_evaluate_augment_compares_the_schemes(tiny_esc10_3folds, tmp_path, capsys):
+    out_dir = tmp_path / "out"
+    rc = main(["evaluate", "--data", str(tiny_esc10_3folds), "--augment", "none,brute,knn1",
+               "--folds", "1", "--epochs", "1", "--n-jobs", "1", "--no-cache",
+               "--out", str(out_dir)])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "deformed log-mel patches (12, 20," in out
+    for line in ("none", "brute", "knn1"):
+        assert f"\n{line} " in out
+    assert "Acceptance ratio % (1-NN; Fig. 4 / Table 2)" in out and "overall acceptance" in out
+    assert (out_dir / "augmentation.png").is_file()
+
+
+def test_cli_evaluate_augment_checks_its_options_first(tiny_esc10, tmp_path, capsys):
+    base = ["evaluate", "--data", str(tiny_esc10), "--no-cache", "--out", str(tmp_path)]
+    assert main(base + ["--augment", "none,knn3"]) == 2
+    assert "unknown augmentation scheme(s) ['knn3']" in capsys.readouterr().err
+    assert main(base + ["--augment", "none", "--model", "svm"]) == 2
+    assert "--augment compares log-mel models" in capsys.readouterr().err
+    assert main(base + ["--augment", "none", "--folds", "1,x"]) == 2
+    assert "--folds must be a comma list" in capsys.readouterr().err
+    assert main(base + ["--augment", "none", "--folds", "7", "--epochs", "1"]) == 2
+    assert "--folds [7] are not folds" in capsys.readouterr().err
+    # tiny_esc10 has 2 folds: too few for Algorithm 1
+    assert main(base + ["--augment", "knn5", "--epochs", "1", "--n-jobs", "1"]) == 2
+    assert "need at least 3 folds" in capsys.readouterr().err

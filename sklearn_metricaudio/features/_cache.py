@@ -5,8 +5,8 @@ arrays; for file names that key is the list of strings, blind to the files' cont
 joblib keys a cached function on that function's source alone, blind to the feature code it
 calls. :func:`cached_transform` keys on what decides the output: every input file's size and
 modification time, the transformer's parameters (not ``n_jobs`` or ``batch_size``, which only
-split the work), a hash of the source of the package's feature code (``features/``, ``_io.py``,
-``_torch.py``) and the versions of numpy, scipy, torch, librosa and soundfile, so that an edited
+split the work), a hash of the source of the package's feature code (``features/``, ``augment/``,
+``_io.py``, ``_torch.py``) and the versions of numpy, scipy, torch, librosa and soundfile, so that an edited
 file, a changed setting, new feature code or a library upgrade all miss the cache.
 """
 
@@ -28,8 +28,11 @@ _PACKAGE = Path(__file__).resolve().parent.parent
 @functools.lru_cache(maxsize=1)
 def feature_code_hash():
     """SHA-256 of the source files that compute features (hex string)."""
-    files = sorted((_PACKAGE / "features").glob("*.py")) + [_PACKAGE / "_io.py",
-                                                              _PACKAGE / "_torch.py"]
+    # augment/: the deformations decide the features of deformed clips (the selector is
+    # hashed too, harmlessly: one folder, no list to keep in step)
+    files = (sorted((_PACKAGE / "features").glob("*.py"))
+             + sorted((_PACKAGE / "augment").glob("*.py"))
+             + [_PACKAGE / "_io.py", _PACKAGE / "_torch.py"])
     digest = hashlib.sha256()
     for path in files:
         digest.update(path.name.encode())
