@@ -29,7 +29,7 @@ def _one_torch_thread():
 def test_every_benchmark_has_a_smoke_test():
     scripts = {p.stem for p in BENCHMARKS.glob("*.py")}
     tested = {"bench_features", "bench_baselines", "bench_ins", "bench_margin", "bench_real",
-              "tune_margin", "cuda_pickle_check"}
+              "tune_margin", "cuda_pickle_check", "bench_augment", "bench_selector"}
     assert scripts == tested, f"add a smoke test for {sorted(scripts - tested)}"
 
 
@@ -37,6 +37,19 @@ def test_bench_features(bench, capsys):
     bench("bench_features").main(["--clips", "4", "--repeats", "1"])
     out = capsys.readouterr().out
     assert "MFCCStats (275)" in out and "LogMelPatches (128x86)" in out
+
+
+def test_bench_augment(bench, capsys):
+    bench("bench_augment").main(["--clips", "2", "--seconds", "0.5", "--repeats", "1"])
+    out = capsys.readouterr().out
+    assert all(f"\n{name} " in out for name in ("TS", "PS1", "PS2", "DRC", "BG"))
+
+
+def test_bench_selector(bench, tiny_esc10, capsys):
+    # tiny_esc10 has 2 folds: the metric of each learns from the other's 9 clips
+    bench("bench_selector").main([str(tiny_esc10), "--epochs", "1", "--n-neighbors", "1"])
+    out = capsys.readouterr().out
+    assert "peak RSS" in out and "overall acceptance" in out
 
 
 def test_bench_baselines(bench, capsys):

@@ -16,7 +16,8 @@ def example(load_script):
 
 def test_every_example_has_a_smoke_test():
     assert {p.stem for p in EXAMPLES.glob("*.py")} == {"baselines_on_synthetic",
-                                                       "enroll_new_class"}
+                                                       "enroll_new_class",
+                                                       "augmentation_selection"}
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -43,3 +44,13 @@ def test_enroll_new_class(example, tmp_path, capsys):
     example("enroll_new_class").main([str(root), "--shots", "1", "--draws", "2", "--epochs", "1"])
     out = capsys.readouterr().out
     assert out.count("embedding") >= 2 and out.count("MFCC stats") >= 2
+
+
+def test_augmentation_selection(example, tmp_path, capsys):
+    sampler = example("augmentation_selection").main(
+        ["--n-per-class", "6", "--n-folds", "3", "--epochs", "1", "--n-neighbors", "1",
+         "--data-home", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "deformed clips kept" in out and "overall acceptance" in out
+    assert out.count("balanced accuracy on fold 3") == 2
+    assert len(sampler.variant_names_) == 20

@@ -15,11 +15,14 @@ import pickle
 import numpy as np
 import pytest
 import scipy.sparse
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.linear_model import LogisticRegression
 from sklearn.utils import estimator_checks
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_metricaudio import AudioLoader, INSTransformer, LogMelPatches, MFCCStats
+from sklearn_metricaudio import (AudioLoader, BackgroundNoise, DynamicRangeCompression,
+                                 INSTransformer, LogMelPatches, MetricAugmentationSelector,
+                                 MFCCStats, PitchShift, TimeStretch)
 
 _STATELESS = "stateless over clips of any length: no n_features_in_ to enforce"
 _ONE_SAMPLE = "a 1-sample clip holds no analysis window (the error says 'too short')"
@@ -42,6 +45,49 @@ TINY_LOGMEL = LogMelPatches(sr=100, n_fft=2, hop_length=1, n_mels=1, patch_frame
                          expected_failed_checks=_expected_failures)
 @pytest.mark.filterwarnings("ignore:Empty filters detected")  # 1-2 FFT bins, 1-4 mel bands
 def test_sklearn_common_checks(estimator, check):
+    check(estimator)
+
+
+_RANDOM_PER_POSITION = ("background offsets and SNRs are drawn per row of X, up front (so the "
+                        "output is independent of batch_size); reordering rows reorders draws")
+
+
+def _deformation_failures(estimator):
+    failures = {"check_n_features_in_after_fitting": _STATELESS,
+                "check_n_features_in": _STATELESS}
+    if isinstance(estimator, (TimeStretch, PitchShift)):
+        failures["check_fit2d_1feature"] = "a 1-sample clip is shorter than the STFT window"
+    if isinstance(estimator, BackgroundNoise):
+        failures["check_methods_sample_order_invariance"] = _RANDOM_PER_POSITION
+        failures["check_methods_subset_invariance"] = _RANDOM_PER_POSITION
+    return failures
+
+
+# deformations at tiny settings: a 2-sample STFT, 100 Hz, a 7-sample background
+@parametrize_with_checks([TimeStretch(n_fft=2, hop_length=1, sr=100),
+                          PitchShift(n_fft=2, hop_length=1, sr=100),
+                          DynamicRangeCompression(sr=100),
+                          BackgroundNoise([np.linspace(-1, 1, 7)], sr=100, random_state=0)],
+                         expected_failed_checks=_deformation_failures)
+def test_deformations_pass_the_common_checks(estimator, check):
+    check(estimator)
+
+
+class _Identity(TransformerMixin, BaseEstimator):
+    """A stand-in metric: the clips are their own embeddings."""
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return np.asarray(X)
+
+
+@parametrize_with_checks([MetricAugmentationSelector(
+    LogisticRegression(), metric=_Identity(),
+    deformations=[DynamicRangeCompression(presets=("radio",), sr=100)], n_splits=2,
+    n_neighbors=1, sr=100, random_state=0)])
+def test_selector_as_a_classifier_passes_the_common_checks(estimator, check):
     check(estimator)
 
 
