@@ -138,13 +138,15 @@ def _augment(args, data, plan):
                                           format_augmentation_table, save_augmentation_png)
 
     schemes, model, folds = plan
+    budget = args.budget or "steps"
     print(f"augmentation schemes {schemes}, model {model.title}, budget: equal "
-          f"{args.budget}", flush=True)
+          f"{budget}", flush=True)
     cache = None if args.no_cache else _data_home(args.data_home) / "features"
     with _checking_input():
         res = augmentation_study(data, model.estimator, schemes=schemes,
                                  duration=data.clip_seconds, folds=folds, cache_dir=cache,
-                                 budget=args.budget, n_jobs=args.n_jobs,
+                                 budget=budget, device=args.device or "auto",
+                                 n_jobs=args.n_jobs,
                                  random_state=args.random_state,
                                  log=lambda m: print(m, flush=True))
     print()
@@ -167,6 +169,8 @@ def cmd_evaluate(args):
     with _checking_input():
         if args.augment:
             plan = _augment_plan(args)
+        elif args.folds is not None or args.budget is not None:
+            raise ValueError("--folds and --budget go with --augment")
         else:
             # the paper's recipe on a real copy, on CUDA when there is one
             models = paper_models(args.model, random_state=args.random_state,
@@ -277,8 +281,9 @@ def build_parser():
     common(d)
     d.set_defaults(func=cmd_demo)
 
-    e = sub.add_parser("evaluate", help="the paper's protocol on a real copy: UrbanSound8K, "
-                                        "ESC-50 or ESC-10 (recognised by layout)")
+    e = sub.add_parser("evaluate", help="the papers' protocols on a real copy (UrbanSound8K, "
+                                        "ESC-50 or ESC-10, recognised by layout) or the "
+                                        "synthetic set")
     e.add_argument("--data", default=None,
                    help="UrbanSound8K root (metadata/, audio/), ESC-50 root (meta/, audio/) or "
                         "ESC-10 root (NNN - Name/ folders); default: the synthetic set")
@@ -291,7 +296,7 @@ def build_parser():
                         "list of none, brute, class, knn1, knn5")
     e.add_argument("--folds", default=None,
                    help="with --augment: test folds to evaluate, e.g. 1,2 (default: all)")
-    e.add_argument("--budget", default="steps", choices=["steps", "epochs"],
+    e.add_argument("--budget", default=None, choices=["steps", "epochs"],
                    help="with --augment: hold gradient steps (default) or epochs fixed")
     common(e)
     e.set_defaults(func=cmd_evaluate)

@@ -68,8 +68,8 @@ def test_changed_settings_files_or_code_miss_the_cache(tiny_us8k, tmp_path, coun
     cached_transform(pipe, files, memory=tmp_path)
     assert len(counted) == 4
     # a library the features go through
-    versions = _cache._library_versions()
-    monkeypatch.setattr(_cache, "_library_versions", lambda: {**versions, "librosa": "99.0"})
+    versions = _cache.library_versions()
+    monkeypatch.setattr(_cache, "library_versions", lambda: {**versions, "librosa": "99.0"})
     cached_transform(pipe, files, memory=tmp_path)
     assert len(counted) == 5
 

@@ -331,6 +331,8 @@ def test_cli_evaluate_augment_checks_its_options_first(tiny_esc10, tmp_path, cap
     assert "--folds must be a comma list" in capsys.readouterr().err
     assert main(base + ["--augment", "none", "--folds", "7", "--epochs", "1"]) == 2
     assert "--folds [7] are not folds" in capsys.readouterr().err
+    assert main(base + ["--folds", "1"]) == 2
+    assert "--folds and --budget go with --augment" in capsys.readouterr().err
     # tiny_esc10 has 2 folds: too few for Algorithm 1
     assert main(base + ["--augment", "knn5", "--epochs", "1", "--n-jobs", "1"]) == 2
     assert "need at least 3 folds" in capsys.readouterr().err

@@ -173,14 +173,25 @@ def test_originals_come_first_unchanged_and_every_kept_clip_once_with_its_label(
 
 
 def test_same_random_state_same_output_and_partitions_stratified():
+    from sklearn_metricaudio.augment import BackgroundNoise
+
     X, y = make_clips()
-    a = selector(random_state=3).fit_resample(X, y)
-    b = selector(random_state=3).fit_resample(X, y)
-    np.testing.assert_array_equal(a[0], b[0])
-    sel = selector(random_state=3)
-    sel.fit_resample(X, y)
+    noise = ("bg", BackgroundNoise([np.random.default_rng(1).normal(size=100_000)], sr=100,
+                                   snr_db=20.0))
+    deformations = [("mv", Move()), noise]
+    a, b, c = (selector(random_state=rs, deformations=deformations) for rs in (3, 3, 4))
+    out_a, out_b, out_c = (s.fit_resample(X, y)[0] for s in (a, b, c))
+    np.testing.assert_array_equal(out_a, out_b)
+    np.testing.assert_array_equal(a.partitions_, b.partitions_)
+    assert not np.array_equal(a.partitions_, c.partitions_)
+    assert not np.array_equal(out_a, out_c)  # other partitions, other background offsets
     for p in range(4):  # 8 clips per class over 4 partitions: 2 of each class in each
-        assert np.bincount(y[sel.partitions_ == p]).tolist() == [2, 2]
+        assert np.bincount(y[a.partitions_ == p]).tolist() == [2, 2]
+    # the background offsets run on from partition to partition: no two kept noisy copies
+    # of different clips carry the same noise
+    noisy = out_a[len(X):][a.sample_variants_ == 2] - X[a.sample_indices_[a.sample_variants_ == 2]]
+    noise_shape = noisy[:, 3:] / np.linalg.norm(noisy[:, 3:], axis=1, keepdims=True)
+    assert len(np.unique(noise_shape.round(5), axis=0)) == len(noisy)
 
 
 def test_no_clip_is_judged_by_a_metric_that_saw_it():
@@ -287,6 +298,29 @@ def test_meta_estimator_in_a_plain_pipeline_cross_validates_grid_searches_and_pi
     # partitions routed to the selector as a fit parameter of the pipeline
     pipe.fit(X, y, metricaugmentationselector__groups=np.tile([0, 1, 2, 3], 4))
     np.testing.assert_array_equal(pipe[-1].partitions_, np.tile([0, 1, 2, 3], 4))
+
+
+class RecordsFit(LogisticRegression):
+    def fit(self, X, y, sample_weight=None, groups=None):
+        self.seen_ = dict(sample_weight=sample_weight, groups=groups, n=len(X))
+        return super().fit(np.asarray(X)[:, :2], y, sample_weight=sample_weight)
+
+    def predict(self, X):
+        return super().predict(np.asarray(X)[:, :2])
+
+
+def test_meta_estimator_extends_sample_weights_and_groups_to_the_kept_copies():
+    X, y = make_clips()
+    weights = np.arange(len(X), dtype=float)
+    model = selector(estimator=RecordsFit()).fit(X, y, sample_weight=weights)
+    seen, src = model.estimator_.seen_, model.sample_indices_
+    assert seen["n"] == len(X) + src.size
+    np.testing.assert_array_equal(seen["sample_weight"], np.concatenate([weights, weights[src]]))
+    # a clip and its kept copies form one group (for an inner validation split)
+    np.testing.assert_array_equal(seen["groups"], np.concatenate([np.arange(len(X)), src]))
+    # the same through a Pipeline's last step
+    model = selector(estimator=make_pipeline(Flatten(), RecordsFit())).fit(X, y)
+    assert model.estimator_[-1].seen_["groups"].size == len(X) + model.sample_indices_.size
 
 
 def test_sampler_in_an_imblearn_pipeline():

@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._torch import batch_slices, resolve_device, to_tensor
-from ..features._base import check_waveforms
+from ..features import check_waveforms
 
 __all__ = ["Deformation", "fix_length_batch"]
 
@@ -91,6 +91,8 @@ class Deformation(TransformerMixin, BaseEstimator):
 
     #: Short name of the deformation family, as in the paper: "TS", "PS", "DRC", "BG".
     family = None
+    #: Whether the output depends on ``random_state`` (only :class:`BackgroundNoise`'s does).
+    _uses_random_state = False
 
     _parameter_constraints = {
         "sr": [Interval(numbers.Integral, 1, None, closed="left")],

@@ -105,11 +105,12 @@ class BackgroundNoise(Deformation):
     """
 
     family = "BG"
+    _uses_random_state = True
 
     _parameter_constraints = {
         **Deformation._parameter_constraints,
         "backgrounds": [list, tuple, np.ndarray, None],
-        "snr_db": [Interval(numbers.Real, None, None, closed="neither"), tuple],
+        "snr_db": [Interval(numbers.Real, None, None, closed="neither"), tuple, list],
     }
 
     def __init__(self, backgrounds=None, *, snr_db=10.0, sr=22050, pad="repeat", device="cpu",
@@ -130,7 +131,7 @@ class BackgroundNoise(Deformation):
 
     def _snr_range(self):
         snr = self.snr_db
-        if isinstance(snr, tuple):
+        if isinstance(snr, (tuple, list)):
             ok = len(snr) == 2 and all(isinstance(v, numbers.Real) and np.isfinite(v) for v in snr)
             if not ok or snr[0] > snr[1]:
                 raise ValueError(f"snr_db must be a number or a (low, high) pair with low <= high, "

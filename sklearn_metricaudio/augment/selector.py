@@ -142,6 +142,26 @@ def _seed_unset(est, seed):
     return est
 
 
+def _take(value, rows, n):
+    """A per-sample fit parameter (length ``n``) extended to the resampled rows."""
+    if hasattr(value, "__len__") and not isinstance(value, (str, dict)) and len(value) == n:
+        return np.asarray(value)[rows]
+    return value
+
+
+def _groups_keys(est):
+    """The fit parameter(s) through which ``est`` takes ``groups``: itself or a last step."""
+    from sklearn.pipeline import Pipeline
+    from sklearn.utils.validation import has_fit_parameter
+
+    if has_fit_parameter(est, "groups"):
+        return ["groups"]
+    if isinstance(est, Pipeline):
+        name, last = est.steps[-1]
+        return [f"{name}__{k}" for k in _groups_keys(last)] if last != "passthrough" else []
+    return []
+
+
 def _fit_metric(metric, X, y):
     return metric.fit(X, y)
 
@@ -194,10 +214,15 @@ class MetricAugmentationSelector(MetaEstimatorMixin, BaseEstimator):
     memory : str, joblib.Memory or None, default=None
         Caches the fitted metrics and the deformed clips on disk (keyed on the data and
         the settings): a cross-validation over predefined folds re-uses both, since the
-        metric for (test fold t, held-out fold i) is the one for (i, t).
+        metric for (test fold t, held-out fold i) is the one for (i, t). Needs an int
+        ``random_state`` (None draws new seeds, hence new keys, at every call). Every
+        deformed version of every clip is written to the cache (21 times the input's size
+        with the paper's deformations).
     random_state : int, RandomState or None, default=None
-        Seeds the partitions and every ``random_state`` left at None in ``metric``,
-        ``deformations`` and ``estimator``.
+        Seeds the partitions and every ``random_state`` left at None in ``metric`` and
+        ``estimator``. A deformation that draws random numbers (:class:`BackgroundNoise`)
+        gets one random stream (seeded by its own ``random_state``, or by this one where
+        that is None) that runs on from partition to partition.
     verbose : int, default=0
         1 prints a line per partition (clips, accepted, seconds).
 
@@ -210,7 +235,7 @@ class MetricAugmentationSelector(MetaEstimatorMixin, BaseEstimator):
         Partition (0-based) of each clip.
     variant_names_ : list of str
         One per deformation variant, e.g. ``"TS(0.81)"``, ``"DRC(radio)"``.
-    variant_deformations_ : ndarray of str, shape (n_variants,)
+    variant_deformations_ : list of str
         The deformation (its name) each variant belongs to.
     deformation_names_ : list of str
     acceptance_ : ndarray of shape (n_classes, n_variants)
@@ -285,9 +310,10 @@ class MetricAugmentationSelector(MetaEstimatorMixin, BaseEstimator):
         if all(isinstance(s, tuple) and len(s) == 2 and isinstance(s[0], str) for s in steps):
             named = steps
         elif not any(isinstance(s, tuple) for s in steps):
-            from sklearn.pipeline import _name_estimators
-
-            named = _name_estimators(steps)
+            # make_pipeline's naming: the lower-cased class name, numbered where repeated
+            base = [type(d).__name__.lower() for d in steps]
+            named = [(b if base.count(b) == 1 else f"{b}-{base[:i + 1].count(b)}", d)
+                     for i, (b, d) in enumerate(zip(base, steps))]
         else:
             raise ValueError("deformations must be a list of (name, deformation) pairs or a "
                              "list of deformations, not a mix")
@@ -301,7 +327,7 @@ class MetricAugmentationSelector(MetaEstimatorMixin, BaseEstimator):
         return named
 
     def _check_X_y(self, X, y, groups):
-        from ..features._base import check_waveforms
+        from ..features import check_waveforms
 
         X = check_waveforms(self, X)
         y = column_or_1d(np.asarray(y), warn=True)
@@ -319,7 +345,7 @@ class MetricAugmentationSelector(MetaEstimatorMixin, BaseEstimator):
                                  f"got {groups.shape[0]}")
         return X, y, classes, groups
 
-    def _partitions(self, y, groups, rng):
+    def _partitions(self, y, groups, seed):
         if groups is not None:
             parts = np.unique(groups, return_inverse=True)[1]
             if parts.max() < 1:
@@ -329,8 +355,7 @@ class MetricAugmentationSelector(MetaEstimatorMixin, BaseEstimator):
         if self.n_splits > y.shape[0]:
             raise ValueError(f"n_splits={self.n_splits} is larger than the number of clips "
                              f"({y.shape[0]})")
-        cv = StratifiedKFold(self.n_splits, shuffle=True,
-                             random_state=rng.randint(2 ** 31 - 1))
+        cv = StratifiedKFold(self.n_splits, shuffle=True, random_state=seed)
         parts = np.empty(y.shape[0], dtype=int)
         for i, (_, held) in enumerate(cv.split(np.zeros((y.shape[0], 1)), y)):
             parts[held] = i
@@ -360,16 +385,25 @@ class MetricAugmentationSelector(MetaEstimatorMixin, BaseEstimator):
         named = self._named_deformations()
         rng = check_random_state(self.random_state)
         memory = check_memory(self.memory)
-        parts = self._partitions(y, groups, rng)
+        parts = self._partitions(y, groups, int(rng.randint(2 ** 31 - 1)))
+        metric_seed = int(rng.randint(2 ** 31 - 1))
+        self._estimator_seed = int(rng.randint(2 ** 31 - 1))
         n_parts = parts.max() + 1
         smallest = min(int(np.sum(parts != p)) for p in range(n_parts))
         if self.n_neighbors > smallest:
             raise ValueError(f"n_neighbors={self.n_neighbors} is larger than the smallest "
                              f"training partition ({smallest} clips)")
         metric = default_metric(sr=self.sr) if self.metric is None else self.metric
-        metric_seed = int(rng.randint(2 ** 31 - 1))
-        deformations = [(name, _seed_unset(clone(d), int(rng.randint(2 ** 31 - 1))))
-                        for name, d in named]
+        deformations = []
+        for name, d in named:
+            d = clone(d)
+            if getattr(d, "_uses_random_state", True) and "random_state" in d.get_params():
+                # one random stream per deformation, continued from partition to partition
+                # (an int would draw the same offsets for the i-th clip of every partition)
+                state = d.get_params()["random_state"]
+                seed = int(rng.randint(2 ** 31 - 1)) if state is None else state
+                d.set_params(random_state=check_random_state(seed))
+            deformations.append((name, d))
         variant_names, variant_deformations = [], []
         for name, d in deformations:
             for _, param in d.variants():
@@ -420,15 +454,15 @@ class MetricAugmentationSelector(MetaEstimatorMixin, BaseEstimator):
         self.n_features_in_ = X.shape[1]
         self.partitions_ = parts
         self.variant_names_ = variant_names
-        self.variant_deformations_ = np.array(variant_deformations)
+        self.variant_deformations_ = variant_deformations
         self.deformation_names_ = [name for name, _ in deformations]
         self.sample_indices_ = src[order]
         self.sample_variants_ = np.concatenate(kept_var)[order]
+        owner = np.array(variant_deformations)
         with np.errstate(invalid="ignore", divide="ignore"):
             self.acceptance_ = accepted / tried
             self.acceptance_by_deformation_ = np.stack(
-                [accepted[:, self.variant_deformations_ == n].sum(1)
-                 / tried[:, self.variant_deformations_ == n].sum(1)
+                [accepted[:, owner == n].sum(1) / tried[:, owner == n].sum(1)
                  for n in self.deformation_names_], axis=1)
             self.acceptance_by_class_ = accepted.sum(1) / tried.sum(1)
         self.acceptance_ratio_ = float(accepted.sum() / tried.sum())
@@ -470,7 +504,11 @@ class MetricAugmentationSelector(MetaEstimatorMixin, BaseEstimator):
         groups : array-like of shape (n_clips,), default=None
             Partitions for :meth:`fit_resample`.
         **fit_params
-            Passed to ``estimator.fit``.
+            Passed to ``estimator.fit``; per-sample ones (``sample_weight``) are extended
+            to the kept deformed clips, which take their source clip's values. Where the
+            estimator (or a Pipeline's last step) takes ``groups``, it gets each clip's
+            source: a clip and its deformed copies form one group, so that an inner
+            validation split never validates on a copy of a training clip.
 
         Returns
         -------
@@ -481,9 +519,15 @@ class MetricAugmentationSelector(MetaEstimatorMixin, BaseEstimator):
                              "is a sampler; call fit_resample(X, y) or put it in an "
                              "imblearn.pipeline.Pipeline")
         X_res, y_res = self.fit_resample(X, y, groups)
-        est = clone(self.estimator)
-        if self.random_state is not None:
-            _seed_unset(est, int(check_random_state(self.random_state).randint(2 ** 31 - 1)))
+        n = len(y_res) - self.sample_indices_.size
+        src = np.concatenate([np.arange(n), self.sample_indices_])
+        # per-sample fit parameters (sample_weight, ...) follow their clips to the kept copies
+        fit_params = {k: _take(v, src, n) for k, v in fit_params.items()}
+        est = _seed_unset(clone(self.estimator), self._estimator_seed)
+        # a kept clip and its source form one group: an inner validation split (the margin
+        # model's) then never validates on a deformed copy of a clip it trains on
+        for key in _groups_keys(est):
+            fit_params.setdefault(key, src)
         self.estimator_ = est.fit(X_res, y_res, **fit_params)
         return self
 

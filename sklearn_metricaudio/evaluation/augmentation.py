@@ -61,6 +61,13 @@ def parse_schemes(text):
 
 def _deform_features(deformation, features, waveforms, chunk, key):
     # ``key``: the code and library versions, so that new deformation code misses the cache
+    deformation = clone(deformation)
+    if getattr(deformation, "_uses_random_state", True) and \
+            "random_state" in deformation.get_params():
+        # one stream for all chunks: an int would draw the same background offsets for clip
+        # j and clip j + chunk; ``chunk`` is therefore part of the key
+        rs = check_random_state(deformation.get_params()["random_state"])
+        deformation.set_params(random_state=rs)
     outs = []
     for start in range(0, len(waveforms), chunk):
         D = deformation.transform(waveforms[start:start + chunk])  # (c, v, n_samples)
@@ -92,10 +99,11 @@ def deformed_features(waveforms, features, deformations, *, memory=None, chunk=3
         ``X`` (n_clips, n_variants, ...), ``variant_names``, ``variant_deformations``
         (name of each variant's deformation), ``seconds``.
     """
-    from ..features._cache import _library_versions, feature_code_hash
+    from ..features import code_hash, library_versions
 
     memory = check_memory(str(memory) if isinstance(memory, Path) else memory)
-    key = (feature_code_hash(), _library_versions())
+    # the deformation and feature code and the library versions: new code misses the cache
+    key = (code_hash("augment", "features", files=("_io.py", "_torch.py")), library_versions())
     t0 = time.perf_counter()
     blocks, names, owner = [], [], []
     it = deformations
@@ -104,8 +112,7 @@ def deformed_features(waveforms, features, deformations, *, memory=None, chunk=3
 
         it = tqdm(deformations, desc="deformed features", unit="deformation", leave=False)
     for name, d in it:
-        blocks.append(memory.cache(_deform_features, ignore=["chunk"])(d, features, waveforms,
-                                                                       chunk, key))
+        blocks.append(memory.cache(_deform_features)(d, features, waveforms, chunk, key))
         for _, param in d.variants():
             names.append(f"{name}({param})")
             owner.append(name)
@@ -215,9 +222,10 @@ def _compare(model, metric, X, D, deformed, y, fold, schemes, folds, all_folds, 
     classes = np.unique(y)
     n_var = D.shape[1]
     fams = list(dict.fromkeys(deformed.variant_deformations))
-    model = clone(model)
-    if "random_state" in model.get_params():
-        model.set_params(random_state=seed)
+    model, metric = clone(model), clone(metric)
+    for est in (model, metric):  # fill a random_state left at None; keep one that is set
+        if est.get_params().get("random_state", 0) is None:
+            est.set_params(random_state=seed)
 
     def run(jobs, desc):
         out = parallel(delayed(fn)(*args) for fn, *args in jobs)
@@ -285,7 +293,7 @@ def _compare(model, metric, X, D, deformed, y, fold, schemes, folds, all_folds, 
                 n_train = len(train) + len(extra)
                 m = _scaled_epochs(model, len(train), n_train, budget)
                 jobs.append((_train_eval, m, X, D, y, train, extra, test, groups))
-                keys.append((s, t, len(extra), getattr(m, "epochs", None)))
+                keys.append((s, t, len(extra), getattr(m, "epochs", None), len(train)))
         return jobs, keys
 
     results = {}
@@ -294,7 +302,7 @@ def _compare(model, metric, X, D, deformed, y, fold, schemes, folds, all_folds, 
         first = list(dict.fromkeys(["none"] + first + [f"only:{f}" for f in fams]))
     jobs, keys = jobs_for(first)
     for key, res in zip(keys, run(jobs, "augmentation schemes x folds")):
-        results[key[:2]] = (res, key[2], key[3])
+        results[key[:2]] = (res, *key[2:])
 
     class_gain = class_choice = None
     if "class" in schemes:
@@ -312,7 +320,7 @@ def _compare(model, metric, X, D, deformed, y, fold, schemes, folds, all_folds, 
                         for c in range(classes.size)]
         jobs, keys = jobs_for(["class"])
         for key, res in zip(keys, run(jobs, "class-conditional x folds")):
-            results[key[:2]] = (res, key[2], key[3])
+            results[key[:2]] = (res, *key[2:])
 
     brute_size = {t: int(np.sum(fold != t)) * n_var for t in folds}
     out = {}
@@ -320,20 +328,28 @@ def _compare(model, metric, X, D, deformed, y, fold, schemes, folds, all_folds, 
         per = [results[(s, t)] for t in folds]
         preds = [r[0][0] for r in per]
         tests = [np.flatnonzero(fold == t) for t in folds]
+        epochs = [r[2] for r in per]
+        base = getattr(model, "epochs", None)
         out[s] = Bunch(
             fold_scores=np.array([balanced_accuracy_score(y[te], p) for te, p in zip(tests, preds)]),
             balanced_accuracy=balanced_accuracy_score(np.concatenate([y[te] for te in tests]),
                                                       np.concatenate(preds)),
+            y_pred=np.concatenate(preds), index=np.concatenate(tests),
             n_train=np.array([r[0][2] for r in per]),
             deformed_fraction=float(np.mean([r[1] / brute_size[t] for r, t in zip(per, folds)])),
             seconds=float(sum(r[0][1] for r in per)),
-            epochs=[r[2] for r in per])
+            epochs=epochs,
+            # gradient steps relative to the originals' (epochs x clips): 1 = the same budget
+            steps=(None if base is None else
+                   float(np.mean([r[0][2] * r[2] / (r[3] * base) for r in per]))))
     acceptance = {}
     for k in ks:
         tried = np.zeros((classes.size, n_var))
         kept = np.zeros((classes.size, n_var))
         for t in folds:
-            train = fold != t
+            # the clips Algorithm 1 judged: those of the folds other than t (fold -1 clips
+            # train every metric and are never held out)
+            train = (fold != t) & (fold >= 0)
             for c_i, c in enumerate(classes):
                 rows = train & (y == c)
                 tried[c_i] += rows.sum()
@@ -355,14 +371,16 @@ def format_augmentation_table(result, target_names=None):
     """Fig. 1 as text: balanced accuracy per scheme and fold, data used, seconds."""
     folds = result.folds
     lines = [f"{'scheme':<12}{'bal. acc. %':>12}{'per fold %':>{8 * len(folds) + 4}}"
-             f"{'deformed used':>15}{'train clips':>13}{'epochs':>8}{'fit s':>8}"]
+             f"{'deformed used':>15}{'train clips':>13}{'epochs':>8}{'steps':>7}{'fit s':>8}"]
     for s, r in result.schemes.items():
         per = " ".join(f"{100 * v:7.1f}" for v in r.fold_scores)
         lines.append(f"{s:<12}{100 * r.balanced_accuracy:>12.1f}{per:>{8 * len(folds) + 4}}"
                      f"{100 * r.deformed_fraction:>14.1f}%{int(r.n_train.mean()):>13}"
-                     f"{str(r.epochs[0]):>8}{r.seconds:>8.0f}")
-    lines.append(f"(test folds {folds}; budget: equal {result.budget}; "
-                 "deformed used = share of brute force's deformed clips)")
+                     f"{str(r.epochs[0]):>8}"
+                     f"{'-' if r.steps is None else f'{r.steps:.2f}':>7}{r.seconds:>8.0f}")
+    lines.append(f"(test folds {folds}; budget: equal {result.budget}; deformed used = share of "
+                 "brute force's deformed clips; steps = gradient steps / the originals' at the "
+                 "model's epochs, whole epochs only)")
     if result.class_gain is not None:
         names = _names(result.classes, target_names)
         lines.append("")
@@ -410,7 +428,7 @@ def save_augmentation_png(result, path, title=""):
 
 def augmentation_study(data, model, *, schemes=SCHEMES, duration, sr=22050, metric=None,
                        deformations=None, folds=None, cache_dir=None, budget="steps",
-                       n_jobs=None, progress=True, random_state=0, log=print):
+                       device="cpu", n_jobs=None, progress=True, random_state=0, log=print):
     """The whole comparison on a data set: decode, features, deformed features, schemes.
 
     What ``metricaudio evaluate --augment`` runs. The clips are decoded once; the
@@ -429,11 +447,14 @@ def augmentation_study(data, model, *, schemes=SCHEMES, duration, sr=22050, metr
     sr : int, default=22050
     metric : transformer on log-mel patches or None
         None: the N-pair model of
-        :func:`~sklearn_metricaudio.augment.selector.default_metric`.
+        :func:`~sklearn_metricaudio.augment.selector.default_metric`, with the ``epochs``,
+        ``width`` and ``device`` of ``model`` when it has them.
     deformations : list of (name, deformation) or None
         None: the paper's 20 (:func:`~sklearn_metricaudio.augment.paper_deformations`),
         with the synthetic set's backgrounds, which no fold of ``data`` holds.
     cache_dir : str, path or None
+    device : str, default="cpu"
+        Where the default deformations run.
     log : callable
         Where the progress lines go.
 
@@ -449,9 +470,12 @@ def augmentation_study(data, model, *, schemes=SCHEMES, duration, sr=22050, metr
     from sklearn.pipeline import make_pipeline
 
     if deformations is None:
-        deformations = paper_deformations(sr=sr, random_state=random_state)
+        deformations = paper_deformations(sr=sr, device=device, random_state=random_state)
     if metric is None:
         metric = default_metric(sr=sr, random_state=random_state)[-1]
+        shared = {k: v for k, v in model.get_params().items()
+                  if k in ("epochs", "width", "device")}
+        metric.set_params(**shared)
     folds_all = sorted({int(f) for f in np.asarray(data.fold) if f >= 0})
     schemes = parse_schemes(schemes)
     if any(s.startswith("knn") for s in schemes) and len(folds_all) < 3:

@@ -1,9 +1,11 @@
 """Feature transformers: waveforms in, per-clip feature arrays out."""
 
-from ._cache import cached_transform
+from ._base import check_waveforms
+from ._cache import cached_transform, code_hash, library_versions
 from .audio import AudioLoader
 from .ins import INSTransformer
 from .logmel import LogMelPatches
 from .mfcc import MFCCStats
 
-__all__ = ["AudioLoader", "MFCCStats", "LogMelPatches", "INSTransformer", "cached_transform"]
+__all__ = ["AudioLoader", "MFCCStats", "LogMelPatches", "INSTransformer", "cached_transform",
+           "check_waveforms", "code_hash", "library_versions"]

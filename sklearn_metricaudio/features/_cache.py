@@ -5,8 +5,8 @@ arrays; for file names that key is the list of strings, blind to the files' cont
 joblib keys a cached function on that function's source alone, blind to the feature code it
 calls. :func:`cached_transform` keys on what decides the output: every input file's size and
 modification time, the transformer's parameters (not ``n_jobs`` or ``batch_size``, which only
-split the work), a hash of the source of the package's feature code (``features/``, ``augment/``,
-``_io.py``, ``_torch.py``) and the versions of numpy, scipy, torch, librosa and soundfile, so that an edited
+split the work), a hash of the source of the package's feature code (``features/``, ``_io.py``,
+``_torch.py``) and the versions of numpy, scipy, torch, librosa and soundfile, so that an edited
 file, a changed setting, new feature code or a library upgrade all miss the cache.
 """
 
@@ -20,24 +20,29 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils.validation import check_memory
 
-__all__ = ["cached_transform", "feature_code_hash"]
+__all__ = ["cached_transform", "feature_code_hash", "code_hash", "library_versions"]
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 
 
-@functools.lru_cache(maxsize=1)
-def feature_code_hash():
-    """SHA-256 of the source files that compute features (hex string)."""
-    # augment/: the deformations decide the features of deformed clips (the selector is
-    # hashed too, harmlessly: one folder, no list to keep in step)
-    files = (sorted((_PACKAGE / "features").glob("*.py"))
-             + sorted((_PACKAGE / "augment").glob("*.py"))
-             + [_PACKAGE / "_io.py", _PACKAGE / "_torch.py"])
+@functools.lru_cache(maxsize=None)
+def code_hash(*folders, files=()):
+    """SHA-256 (hex) of the package's source in ``folders`` (e.g. ``"features"``) and ``files``.
+
+    A cache keyed on it misses when that code changes, and only then.
+    """
+    paths = [p for f in folders for p in sorted((_PACKAGE / f).glob("*.py"))]
+    paths += [_PACKAGE / f for f in files]
     digest = hashlib.sha256()
-    for path in files:
+    for path in paths:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def feature_code_hash():
+    """SHA-256 of the source files that compute features (hex string)."""
+    return code_hash("features", files=("_io.py", "_torch.py"))
 
 
 def _file_fingerprint(X):
@@ -78,7 +83,7 @@ def _settings(transformer):
     return settings
 
 
-def _library_versions():
+def library_versions():
     """Versions of the libraries the features go through (an upgrade misses the cache)."""
     import librosa
     import scipy
@@ -127,7 +132,7 @@ def cached_transform(transformer, X, *, memory=None, compute=None):
     True
     """
     memory = check_memory(str(memory) if isinstance(memory, os.PathLike) else memory)
-    key = (_settings(transformer), _file_fingerprint(X), feature_code_hash(), _library_versions())
+    key = (_settings(transformer), _file_fingerprint(X), feature_code_hash(), library_versions())
     if isinstance(X, (list, tuple)) or (isinstance(X, np.ndarray) and X.dtype == object):
         X = [os.fsdecode(x) if isinstance(x, (bytes, os.PathLike)) else x for x in X]
     return memory.cache(_transform, ignore=["transformer", "compute"])(transformer, X, key,
