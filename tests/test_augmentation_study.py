@@ -50,10 +50,37 @@ class EpochLogistic(ClassifierMixin, BaseEstimator):
         return self.lr_.predict(np.asarray(X)[:, :2])
 
 
-def study(X, y, fold, schemes=("none", "brute", "class", "knn1", "knn5"), **kw):
-    deformed = deformed_features(X, FunctionTransformer(), [("mv", Move()), ("gain", Gain())],
-                                 progress=False)
-    return compare_augmentation(EpochLogistic(), FirstTwo(), X, deformed, y, fold,
+class EpochNearest(EpochLogistic):
+    """1-NN on the first two samples: every training clip, deformed or not, moves decisions."""
+
+    def fit(self, X, y):
+        from sklearn.neighbors import KNeighborsClassifier
+
+        self.lr_ = KNeighborsClassifier(n_neighbors=1).fit(np.asarray(X)[:, :2], y)
+        self.classes_ = self.lr_.classes_
+        return self
+
+
+class Shift(Gain):
+    """Turns a clip's embedding by -0.3 rad, towards class 0's side: copies of class-1 clips,
+    labelled 1, pull the 1-NN boundary into class 0, which raises class 1's recall and lowers
+    class 0's."""
+
+    def variants(self):
+        return [("shift", -0.3)]
+
+    def transform(self, X):
+        X = np.asarray(X, dtype=np.float32).copy()
+        c, s = np.cos(-0.3), np.sin(-0.3)
+        X[:, 0], X[:, 1] = c * X[:, 0] - s * X[:, 1], s * X[:, 0] + c * X[:, 1]
+        return X[:, None]
+
+
+def study(X, y, fold, schemes=("none", "brute", "class", "knn1", "knn5"), model=None,
+          deformations=None, **kw):
+    deformations = deformations or [("mv", Move()), ("gain", Gain())]
+    deformed = deformed_features(X, FunctionTransformer(), deformations, progress=False)
+    return compare_augmentation(model or EpochLogistic(), FirstTwo(), X, deformed, y, fold,
                                 schemes=schemes, progress=False, **kw), deformed
 
 
@@ -107,19 +134,29 @@ def test_scheme_sizes_budget_and_class_choice():
     assert res.schemes["none"].epochs == [30] * 3 and res.schemes["brute"].epochs == [6] * 3
     assert res.schemes["none"].steps == 1.0 and res.schemes["brute"].steps == 1.0
     # class-conditional: the deformations whose single runs raised the class's recall,
-    # recomputed here by hand from the single runs' predictions
-    true = y[res.schemes["none"].index]
+    # recomputed here by hand from the single runs' predictions (1-NN, where the shift helps
+    # class 1 and hurts class 0, and gain moves nothing much)
+    res_nn, _ = study(X, y, fold, schemes=["class"], model=EpochNearest(),
+                      deformations=[("shift", Shift()), ("gain", Gain())])
+    true = y[res_nn.schemes["none"].index]
+
     def recall(scheme, c):
-        pred = res.schemes[scheme].y_pred
+        pred = res_nn.schemes[scheme].y_pred
         return np.mean(pred[true == c] == c)
+
+    gains = [[recall(f"only:{f}", c) - recall("none", c) for f in ("shift", "gain")]
+             for c in range(2)]
+    assert gains[0][0] * gains[1][0] < 0  # the precondition: the test tells a wrong choice
+    np.testing.assert_allclose(res_nn.class_gain, gains)
     for c in range(2):
-        gains = [recall(f"only:{f}", c) - recall("none", c) for f in ("mv", "gain")]
-        np.testing.assert_allclose(res.class_gain[c], gains)
-        assert res.class_choice[c] == [f for f, g in zip(["mv", "gain"], gains) if g > 0]
-    n_class = [np.sum(fold != t) + sum(2 * np.sum((fold != t) & (y == c))
-                                       for c in range(2) for _ in res.class_choice[c])
+        assert res_nn.class_choice[c] == [f for f, g in zip(["shift", "gain"], gains[c]) if g > 0]
+    helped = int(gains[1][0] > 0)
+    assert "shift" in res_nn.class_choice[helped] and "shift" not in res_nn.class_choice[1 - helped]
+    n_variants = {"shift": 1, "gain": 2}
+    n_class = [np.sum(fold != t) + sum(n_variants[f] * np.sum((fold != t) & (y == c))
+                                       for c in range(2) for f in res_nn.class_choice[c])
                for t in (1, 2, 3)]
-    np.testing.assert_array_equal(res.schemes["class"].n_train, n_class)
+    np.testing.assert_array_equal(res_nn.schemes["class"].n_train, n_class)
     text = format_augmentation_table(res)
     assert "knn5" in text and "Fig. 2" in text
     assert "overall acceptance" in format_acceptance_table(res.acceptance[5])

@@ -324,7 +324,9 @@ def _compare(model, metric, X, D, deformed, y, fold, schemes, folds, all_folds, 
 
     brute_size = {t: int(np.sum(fold != t)) * n_var for t in folds}
     out = {}
-    for s in dict.fromkeys(list(schemes) + [f"only:{f}" for f in fams if "class" in schemes]):
+    # with "class": also "none" and each deformation alone ("only:NAME"), its inputs (Fig. 2)
+    extra = ["none"] + [f"only:{f}" for f in fams] if "class" in schemes else []
+    for s in dict.fromkeys(list(schemes) + extra):
         per = [results[(s, t)] for t in folds]
         preds = [r[0][0] for r in per]
         tests = [np.flatnonzero(fold == t) for t in folds]
