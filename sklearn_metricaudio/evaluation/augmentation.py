@@ -198,7 +198,7 @@ def compare_augmentation(model, metric, X, deformed, y, fold, *, schemes=SCHEMES
     if D.shape[0] != X.shape[0]:
         raise ValueError(f"deformed features hold {D.shape[0]} clips, X holds {X.shape[0]}")
     groups = None if groups is None else np.asarray(groups)
-    all_folds = [f for f in np.unique(fold) if f >= 0]
+    all_folds = [int(f) for f in np.unique(fold) if f >= 0]
     folds = all_folds if folds is None else [int(f) for f in folds]
     missing = sorted(set(folds) - set(all_folds))
     if missing:
