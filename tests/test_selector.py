@@ -372,3 +372,16 @@ def test_real_deformations_and_margin_model_in_a_plain_pipeline():
     loaded = pickle.loads(pickle.dumps(pipe))
     np.testing.assert_array_equal(loaded.predict(list(X)), pipe.predict(list(X)))
     assert n_kept <= 12 * 3
+
+
+def test_a_cached_run_gives_what_an_uncached_one_gave(tmp_path):
+    from sklearn_metricaudio.augment import BackgroundNoise
+
+    X, y = make_clips()
+    noise = ("bg", BackgroundNoise([np.random.default_rng(1).normal(size=100_000)], sr=100))
+    deformations = [("mv", Move()), noise]
+    plain = selector(deformations=deformations).fit_resample(X, y)[0]
+    first = selector(deformations=deformations, memory=str(tmp_path)).fit_resample(X, y)[0]
+    again = selector(deformations=deformations, memory=str(tmp_path)).fit_resample(X, y)[0]
+    np.testing.assert_array_equal(first, plain)
+    np.testing.assert_array_equal(again, plain)

@@ -221,8 +221,8 @@ class MetricAugmentationSelector(MetaEstimatorMixin, BaseEstimator):
     random_state : int, RandomState or None, default=None
         Seeds the partitions and every ``random_state`` left at None in ``metric`` and
         ``estimator``. A deformation that draws random numbers (:class:`BackgroundNoise`)
-        gets one random stream (seeded by its own ``random_state``, or by this one where
-        that is None) that runs on from partition to partition.
+        gets a seed per partition, drawn from its own ``random_state`` (or from this one
+        where that is None).
     verbose : int, default=0
         1 prints a line per partition (clips, accepted, seconds).
 
@@ -394,15 +394,17 @@ class MetricAugmentationSelector(MetaEstimatorMixin, BaseEstimator):
             raise ValueError(f"n_neighbors={self.n_neighbors} is larger than the smallest "
                              f"training partition ({smallest} clips)")
         metric = default_metric(sr=self.sr) if self.metric is None else self.metric
-        deformations = []
+        deformations, partition_seeds = [], {}
         for name, d in named:
             d = clone(d)
             if getattr(d, "_uses_random_state", True) and "random_state" in d.get_params():
-                # one random stream per deformation, continued from partition to partition
-                # (an int would draw the same offsets for the i-th clip of every partition)
+                # a seed per partition, drawn from the deformation's own random_state (or
+                # this one's): one int for all would draw the same background offsets for
+                # the i-th clip of every partition; ints keep the memory cache's keys stable
                 state = d.get_params()["random_state"]
                 seed = int(rng.randint(2 ** 31 - 1)) if state is None else state
-                d.set_params(random_state=check_random_state(seed))
+                partition_seeds[name] = check_random_state(seed).randint(2 ** 31 - 1,
+                                                                         size=n_parts)
             deformations.append((name, d))
         variant_names, variant_deformations = [], []
         for name, d in deformations:
@@ -424,6 +426,8 @@ class MetricAugmentationSelector(MetaEstimatorMixin, BaseEstimator):
             train_emb = clip_embeddings(m, X[train])
             offset = 0
             for name, d in deformations:
+                if name in partition_seeds:
+                    d = clone(d).set_params(random_state=int(partition_seeds[name][p]))
                 D = np.asarray(deform(d, X[held]))
                 n_v = D.shape[1]
                 if D.shape[0] != held.size or D.shape[2] != X.shape[1]:
