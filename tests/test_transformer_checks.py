@@ -7,7 +7,9 @@ transformers are stateless over clips of any length, so there is no ``n_features
 ``transform`` to enforce; and a 1-sample clip holds no analysis window. The INS needs
 windows of at least 17 samples for its Hermite tapers, so it runs the checks that need no
 data, and the explicit tests below cover, at real clip lengths and for all three
-transformers, what the data checks would have tested.
+transformers, what the data checks would have tested. The deformations (waveforms in, every
+variant out) run them too, at a 2-sample STFT; and MetricAugmentationSelector as a classifier,
+with a stand-in metric.
 """
 
 import pickle
