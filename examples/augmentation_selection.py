@@ -15,6 +15,10 @@ On the built-in synthetic set (no download):
 2. The same selector as a meta-estimator at the end of a plain scikit-learn Pipeline (file
    names in), trained on every fold but the last, against the same classifier without
    augmentation; both scored on the last fold.
+
+A demonstration of the API, not a measurement: both classifiers train the same epochs (so the
+augmented one takes more steps), on one fold of a small synthetic set. The measured comparison
+is ``metricaudio evaluate --augment ...`` (``benchmarks/RESULTS.md``).
 """
 
 from __future__ import annotations
