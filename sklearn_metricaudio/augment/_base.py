@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 
 from .._torch import batch_slices, resolve_device, to_tensor
-from ..features import check_waveforms
+from ..features import WaveformTransformer
 
 __all__ = ["Deformation", "fix_length_batch"]
 
@@ -59,7 +56,7 @@ def check_values(name, values, *, positive=False):
     return tuple(float(v) for v in arr)
 
 
-class Deformation(TransformerMixin, BaseEstimator):
+class Deformation(WaveformTransformer):
     """Base of the audio deformations: every variant of every clip, at the clip's length.
 
     ``transform`` maps waveforms ``X`` of shape (n_clips, n_samples) to a float32 array of
@@ -70,15 +67,16 @@ class Deformation(TransformerMixin, BaseEstimator):
     padded as ``pad`` says (``"repeat"`` tiles it, as :class:`AudioLoader` pads short
     clips; ``"constant"`` appends zeros).
 
-    Deformations are stateless: ``fit`` only validates the parameters (and ``X`` if
-    given). The torch work runs on ``device`` in batches of ``batch_size`` clips, under
+    Deformations are stateless :class:`~sklearn_metricaudio.features.WaveformTransformer`
+    s: ``fit``, the waveform checks and the length hooks are the feature transformers'
+    (``fit`` only validates the parameters and ``X`` if given). The torch work runs on ``device`` in batches of ``batch_size`` clips, under
     :func:`torch.no_grad`; random draws (only :class:`BackgroundNoise` has any) are made
     for all clips up front, so the output does not depend on ``batch_size``.
 
     Subclasses set the class attribute ``family`` and implement ``_variant_params()``
     (the parameter of each variant) and ``_deform_batch(x, k, ctx)`` (variant ``k`` of a
     batch ``x`` of shape (b, n_samples), any length out); they may override
-    ``_check_config()``, ``_min_samples()``, ``_setup(device)`` (what a ``transform`` call
+    ``_check_config()``, ``_min_samples()`` or ``_check_length()``, ``_setup(device)`` (what a ``transform`` call
     needs for all batches), ``_draw(n_clips, n_samples, shared)`` (random draws, a dict of
     arrays with one row per clip), ``_prepare_batch(x, draws, shared)`` (work shared by the
     variants of a batch, passed on as ``ctx``) and ``_default_batch_size(device)``.
@@ -95,33 +93,12 @@ class Deformation(TransformerMixin, BaseEstimator):
     _uses_random_state = False
 
     _parameter_constraints = {
-        "sr": [Interval(numbers.Integral, 1, None, closed="left")],
+        **WaveformTransformer._parameter_constraints,  # sr, device, batch_size
         "pad": [StrOptions({"repeat", "constant"})],
-        # "cpu", "cuda", "cuda:N", "auto" or a torch.device, checked by resolve_device
-        "device": [str, torch.device],
-        "batch_size": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
     }
 
     # ------------------------------------------------------------------ the public API
-    def fit(self, X=None, y=None):
-        """Validate the parameters (and ``X`` if given); nothing is learned (stateless).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_clips, n_samples), optional
-        y : ignored
-
-        Returns
-        -------
-        self
-        """
-        self._validate_params()
-        self._check_config()
-        if X is not None:
-            self._check_waveforms(X)
-        return self
-
     def variants(self):
         """The variants in output order, as ``(family, parameter)`` pairs.
 
@@ -174,8 +151,7 @@ class Deformation(TransformerMixin, BaseEstimator):
         return out
 
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.requires_fit = False
+        tags = super().__sklearn_tags__()  # requires_fit=False: stateless
         tags.transformer_tags.preserves_dtype = []  # always float32
         return tags
 
@@ -185,9 +161,6 @@ class Deformation(TransformerMixin, BaseEstimator):
 
     def _deform_batch(self, x, k, ctx):
         raise NotImplementedError
-
-    def _check_config(self):
-        """Hook for checks of the parameters beyond their types."""
 
     def _min_samples(self):
         return 1
@@ -206,15 +179,3 @@ class Deformation(TransformerMixin, BaseEstimator):
 
     def _default_batch_size(self, device):
         return 4 if device.type == "cpu" else 64
-
-    # ------------------------------------------------------------------ helpers
-    def _check_waveforms(self, X):
-        X = check_waveforms(self, X)
-        need = self._min_samples()
-        if X.shape[1] < need:
-            raise ValueError(self._too_short_message(X.shape[1], need))
-        return X
-
-    def _too_short_message(self, n_samples, need):
-        return (f"clips of {n_samples} samples are too short for {type(self).__name__}: "
-                f"at least {need} samples are needed")

@@ -151,10 +151,11 @@ class _STFTDeformation(Deformation):
     def _min_samples(self):
         return self.n_fft
 
-    def _too_short_message(self, n_samples, need):
-        return (f"clips of {n_samples} samples are shorter than the stretch window "
-                f"n_fft={self.n_fft} of {type(self).__name__}: pass longer clips or a "
-                f"smaller n_fft")
+    def _check_length(self, n_samples):
+        if n_samples < self.n_fft:
+            raise ValueError(f"clips of {n_samples} samples are shorter than the stretch window "
+                             f"n_fft={self.n_fft} of {type(self).__name__}: pass longer clips "
+                             "or a smaller n_fft")
 
     def _prepare_batch(self, x, draws, shared):
         # one STFT and one vocoder input per batch, shared by all variants
