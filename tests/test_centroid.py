@@ -41,6 +41,29 @@ def test_euclidean_is_mean_segment_distance():
 
 
 @pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_segment_mask_averages_only_the_marked_segments(metric):
+    rng = np.random.default_rng(2)
+    X, y = rng.normal(size=(12, 4, 5)), np.repeat([0, 1, 2], 4)
+    clf = CentroidClassifier(metric=metric).fit(X, y)
+    T = rng.normal(size=(6, 4, 5))
+    mask = rng.random((6, 4)) < 0.5
+    mask[0] = False   # no segment marked: the clip counts all of them
+    mask[1] = True
+    got = clf.mean_distances(T, segment_mask=mask)
+    for i in range(6):   # reference: the plain mean over the kept segments, one clip at a time
+        kept = T[i][mask[i]] if mask[i].any() else T[i]
+        np.testing.assert_allclose(got[i], clf.mean_distances(kept[None])[0])
+    np.testing.assert_array_equal(clf.predict(T, segment_mask=mask), clf.classes_[got.argmin(1)])
+    np.testing.assert_allclose(clf.decision_function(T, segment_mask=mask), -got)
+    np.testing.assert_allclose(clf.mean_distances(T, segment_mask=np.ones((6, 4), bool)),
+                               clf.mean_distances(T))
+    with pytest.raises(ValueError, match="segment_mask must be a boolean array of shape"):
+        clf.predict(T, segment_mask=mask[:, :3])
+    with pytest.raises(ValueError, match="segment_mask must be a boolean array"):
+        clf.predict(T, segment_mask=mask.astype(int))
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
 def test_enroll_equals_fitting_on_everything(metric):
     rng = np.random.default_rng(1)
     X = rng.normal(size=(12, 2, 5))

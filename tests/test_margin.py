@@ -112,6 +112,31 @@ def test_enrolled_unseen_class_is_recognised_without_refitting():
         assert torch.equal(before, after.detach())
 
 
+def test_silent_segments_are_left_out_of_the_clip_decision(patches):
+    X, y = patches[0], patches[1]
+    clf = MarginEmbeddingClassifier(**FAST, validation_split=None).fit(X, y)
+    # a clip with one sounding segment and one of digital silence (the log-mel floor):
+    # judged by its sounding segment alone, as the same clip cut to that segment
+    silent = np.full_like(X[:, :1], -100.0)
+    padded = np.concatenate([X[:, :1], silent], axis=1)
+    np.testing.assert_allclose(clf.decision_function(padded), clf.decision_function(X[:, :1]),
+                               rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(clf.predict(padded), clf.predict(X[:, :1]))
+    np.testing.assert_allclose(clf.predict_proba(padded), clf.predict_proba(X[:, :1]), atol=1e-7)
+    # with silence_db=None every segment counts: the plain mean over both segments
+    clf.set_params(silence_db=None)
+    emb = clf.transform(padded)
+    np.testing.assert_allclose(clf.decision_function(padded),
+                               clf.centroid_.decision_function(emb), rtol=1e-6)
+    assert not np.allclose(clf.decision_function(padded), clf.decision_function(X[:, :1]))
+    # a clip that is silent throughout keeps all its segments (no empty mean)
+    clf.set_params(silence_db=-80.0)
+    all_silent = np.full_like(X[:2], -100.0)
+    np.testing.assert_allclose(clf.decision_function(all_silent),
+                               clf.centroid_.decision_function(clf.transform(all_silent)),
+                               rtol=1e-6)
+
+
 def test_training_divergence_is_a_clear_error():
     rng = np.random.default_rng(2)
     X, y = _bands(8, [0, 1, 2], rng)

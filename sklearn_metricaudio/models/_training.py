@@ -316,15 +316,17 @@ class CentroidValidation(Callback):
     """Clip accuracy on the validation clips by nearest centroid; keeps the best epoch.
 
     Centroids come from a fixed subset of training segments, embedded with
-    the current weights at the end of every epoch. The weights of the best
+    the current weights at the end of every epoch; ``segment_mask`` says which
+    validation segments count in a clip's mean distance (all when None). The weights of the best
     epoch are kept in memory and restored at the end; on a tie the later
     epoch wins (small validation sets saturate early, and the later
     weights are the better trained).
     """
 
-    def __init__(self, X_ref, y_ref, X_valid, y_valid):
+    def __init__(self, X_ref, y_ref, X_valid, y_valid, segment_mask=None):
         self.X_ref, self.y_ref = X_ref, y_ref
         self.X_valid, self.y_valid = X_valid, y_valid
+        self.segment_mask = segment_mask
 
     def initialize(self):
         self.best_acc_, self.best_epoch_, self.best_state_ = -1.0, 0, None
@@ -336,7 +338,8 @@ class CentroidValidation(Callback):
         centroid = CentroidClassifier(metric="cosine").fit(emb_ref[:, None], self.y_ref)
         n, s = self.X_valid.shape[:2]
         emb = embed(module, self.X_valid.reshape(n * s, 1, *self.X_valid.shape[2:]))
-        return float(np.mean(centroid.predict(emb.reshape(n, s, -1)) == self.y_valid))
+        pred = centroid.predict(emb.reshape(n, s, -1), segment_mask=self.segment_mask)
+        return float(np.mean(pred == self.y_valid))
 
     def on_epoch_end(self, net, **kwargs):
         acc = self.accuracy(net.module_)
@@ -349,7 +352,7 @@ class CentroidValidation(Callback):
         if self.best_state_ is not None:
             net.module_.load_state_dict(self.best_state_)
         # do not carry the data and the weights copy inside the pickled model
-        self.X_ref = self.X_valid = self.best_state_ = None
+        self.X_ref = self.X_valid = self.best_state_ = self.segment_mask = None
 
 
 class DivergenceCheck(Callback):

@@ -163,8 +163,12 @@ class CentroidClassifier(ClassifierMixin, BaseEstimator):
         self._set_centroids(labels, sums, sq, counts)
         return self
 
-    def _distances(self, X):
-        """Mean over segments of the distance to every centroid: (n_clips, n_classes)."""
+    def _distances(self, X, segment_mask=None):
+        """Mean over segments of the distance to every centroid: (n_clips, n_classes).
+
+        ``segment_mask`` (n_clips, n_segments) of bool, if given, says which segments
+        count; a clip with none counts all of them.
+        """
         Z = self._prepare(X)
         if self.metric == "cosine":
             d = 1.0 - Z @ self._prepare(self.centroids_).T
@@ -172,22 +176,51 @@ class CentroidClassifier(ClassifierMixin, BaseEstimator):
             d = np.sqrt(np.maximum(
                 (Z ** 2).sum(-1)[..., None] - 2 * Z @ self.centroids_.T
                 + (self.centroids_ ** 2).sum(-1), 0.0))
-        return d.mean(axis=1)
+        if segment_mask is None:
+            return d.mean(axis=1)
+        mask = np.array(segment_mask, dtype=bool)  # a copy: rows without a segment get all
+        mask[~mask.any(axis=1)] = True
+        return (d * mask[..., None]).sum(axis=1) / mask.sum(axis=1)[:, None]
 
-    def mean_distances(self, X):
-        """Mean segment distance of each clip to each class centroid, (n_clips, n_classes)."""
-        return self._distances(self._segments(X, reset=False))  # checks fitted first
+    def mean_distances(self, X, segment_mask=None):
+        """Mean segment distance of each clip to each class centroid, (n_clips, n_classes).
 
-    def decision_function(self, X):
-        """Negated mean distance per class ((n_clips,) difference for 2 classes)."""
-        scores = -self.mean_distances(X)
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_segments, n_features) or (n_clips, n_features)
+        segment_mask : array-like of bool, shape (n_clips, n_segments), default=None
+            The segments that count in each clip's mean (e.g. not the silent ones);
+            a clip with none marked counts all of its segments. ``None``: all.
+
+        Returns
+        -------
+        ndarray of shape (n_clips, n_classes)
+        """
+        X = self._segments(X, reset=False)  # checks fitted first
+        if segment_mask is not None:
+            segment_mask = np.asarray(segment_mask)
+            if segment_mask.dtype != bool or segment_mask.shape != X.shape[:2]:
+                raise ValueError(
+                    f"segment_mask must be a boolean array of shape (n_clips, n_segments) = "
+                    f"{X.shape[:2]}, got dtype {segment_mask.dtype} and shape "
+                    f"{segment_mask.shape}")
+        return self._distances(X, segment_mask)
+
+    def decision_function(self, X, segment_mask=None):
+        """Negated mean distance per class ((n_clips,) difference for 2 classes).
+
+        ``segment_mask``: see :meth:`mean_distances`.
+        """
+        scores = -self.mean_distances(X, segment_mask)
         return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
 
-    def predict(self, X):
-        """Class with the smallest mean segment distance."""
-        distances = self.mean_distances(X)
+    def predict(self, X, segment_mask=None):
+        """Class with the smallest mean segment distance (``segment_mask``: see
+        :meth:`mean_distances`)."""
+        distances = self.mean_distances(X, segment_mask)
         return self.classes_[np.argmin(distances, axis=1)]
 
-    def predict_proba(self, X):
-        """``softmax(-distance / temperature_)`` over classes."""
-        return softmax(-self.mean_distances(X) / self.temperature_, axis=1)
+    def predict_proba(self, X, segment_mask=None):
+        """``softmax(-distance / temperature_)`` over classes (``segment_mask``: see
+        :meth:`mean_distances`)."""
+        return softmax(-self.mean_distances(X, segment_mask) / self.temperature_, axis=1)

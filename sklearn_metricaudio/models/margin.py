@@ -89,6 +89,13 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         one segment's length, anywhere in the clip (its segments joined in
         time), instead of the fixed segments. An epoch is then one pass over
         the clips. Prediction always uses the fixed segments.
+    silence_db : float or None, default=-80.0
+        Segments whose loudest log-mel bin is below this level (dB, the log-mel
+        features' scale, whose floor is -100 dB) are digital silence: ESC pads its
+        shorter recordings with it. They are left out of each clip's mean distance
+        (at prediction and in the per-epoch validation), so that a clip is judged
+        by the segments that hold sound; a clip with no louder segment keeps all of
+        them. ``None`` counts every segment (the paper's rule).
     validation_split : float, array-like of bool or None, default=0.1
         Clips held out to pick the best epoch by validation accuracy: a
         fraction (stratified, seeded by ``random_state``; group-aware when
@@ -165,6 +172,7 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         "level_norm": ["boolean"],
         "mixup": [Interval(numbers.Real, 0, None, closed="left")],
         "random_crop": ["boolean"],
+        "silence_db": [numbers.Real, None],
         "validation_split": [Interval(numbers.Real, 0, 1, closed="neither"), "array-like", None],
         "device": [str, torch.device],
         "random_state": ["random_state"],
@@ -174,7 +182,7 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
     def __init__(self, loss="cosface", *, margin=None, scale=None, width=0.25, embedding_dim=32,
                  epochs=30, batch_size=32, optimizer="sgd", lr=0.005, lr_schedule="constant",
                  momentum=0.9, weight_decay=1e-4, mask_fraction=0.15, level_norm=False,
-                 mixup=0.0, random_crop=False, validation_split=0.1, device="cpu",
+                 mixup=0.0, random_crop=False, silence_db=-80.0, validation_split=0.1, device="cpu",
                  random_state=None, verbose=0):
         self.loss = loss
         self.margin = margin
@@ -192,6 +200,7 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         self.level_norm = level_norm
         self.mixup = mixup
         self.random_crop = random_crop
+        self.silence_db = silence_db
         self.validation_split = validation_split
         self.device = device
         self.random_state = random_state
@@ -336,7 +345,7 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         if len(X_valid):
             ref = _training.reference_segments(seg_y, 256, rng)
             callbacks.append(("centroid_validation", _training.CentroidValidation(
-                seg[ref], seg_y[ref], X_valid, y_valid)))
+                seg[ref], seg_y[ref], X_valid, y_valid, self._sounding(X_valid))))
         return callbacks
 
     def _optimizer_params(self):
@@ -373,20 +382,32 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         segments = X.reshape(n * s, 1, *X.shape[2:])
         return _training.embed(self.net_.module_, segments).reshape(n, s, -1)
 
+    def _sounding(self, X):
+        """(n_clips, n_segments) bool: segments louder than ``silence_db`` (None: all count)."""
+        if self.silence_db is None:
+            return None
+        return X.max(axis=(2, 3)) > self.silence_db
+
+    def _embed_clips(self, X):
+        """Segment embeddings of checked patches, and the mask of the segments that count."""
+        X = self._patches(X, reset=False)  # checks fitted first
+        return self.transform(X), self._sounding(X)
+
     def decision_function(self, X):
         """Negated mean cosine distance per class (see :class:`CentroidClassifier`)."""
-        emb = self.transform(X)  # checks fitted first
-        return self.centroid_.decision_function(emb)
+        emb, counted = self._embed_clips(X)  # checks fitted first
+        return self.centroid_.decision_function(emb, counted)
 
     def predict(self, X):
-        """Class with the smallest mean segment distance to its training centroid."""
-        emb = self.transform(X)  # checks fitted first
-        return self.centroid_.predict(emb)
+        """Class with the smallest mean segment distance to its training centroid
+        (silent segments left out: ``silence_db``)."""
+        emb, counted = self._embed_clips(X)  # checks fitted first
+        return self.centroid_.predict(emb, counted)
 
     def predict_proba(self, X):
         """Class probabilities from the mean segment distances."""
-        emb = self.transform(X)  # checks fitted first
-        return self.centroid_.predict_proba(emb)
+        emb, counted = self._embed_clips(X)  # checks fitted first
+        return self.centroid_.predict_proba(emb, counted)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
