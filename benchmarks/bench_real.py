@@ -2,17 +2,20 @@
 
 Usage::
 
-    python benchmarks/bench_real.py ../shared/data/ESC-10 [--models gmm svm cosface ...]
-        [--n-jobs 2] [--subset esc10] [--epochs N] [--width W] [--device cpu] [--no-groups]
+    python benchmarks/bench_real.py ../shared/data/ESC-10 [../shared/data/US8K-dev ...]
+        [--models gmm svm cosface ...] [--preset default|fast] [--n-jobs 2] [--subset esc10]
+        [--epochs N] [--width W] [--device cpu] [--no-groups] [--cache DIR]
     python benchmarks/bench_real.py ../shared/data/US8K-dev --models svm cosface
 
-Reads the copy with :func:`load_dataset` (UrbanSound8K: the paper's 8 foreground classes;
-ESC-50; stand-alone ESC-10 folders), decodes every clip once (cut or repeat-padded to the data
-set's clip length at 22.05 kHz) and computes MFCC statistics and log-mel patches once with
-:func:`compute_features`, as ``metricaudio evaluate`` does (the features are not cached here;
-``--device`` applies to the margin model), then cross-validates over the data set's predefined folds with
+Runs every copy it is given, one after the other. Reads each with :func:`load_dataset`
+(UrbanSound8K: the paper's 8 foreground classes; ESC-50; stand-alone ESC-10 folders), decodes
+every clip once (cut or repeat-padded to the data set's clip length at 22.05 kHz) and computes
+MFCC statistics, log-mel patches and, for the margin models of the default preset, the
+log-mel patches of the clips' deformed versions once with :func:`compute_features`, as
+``metricaudio evaluate`` does (cached only with ``--cache``; ``--device`` applies to the
+margin model), then cross-validates over the data set's predefined folds with
 :func:`paper_models`, the configurations ``metricaudio evaluate`` runs: MFCC + GMM, MFCC +
-linear SVM, and the margin model with each loss at its defaults (only ``device``,
+linear SVM, and the margin model with each loss at the preset's settings (only ``device``,
 ``random_state`` and, if given, ``--epochs`` / ``--width`` set). The source recording of every
 clip (``fsID``) is passed as ``groups``, so the margin model's inner validation split keeps a
 recording's clips together; ``--no-groups`` draws it per clip instead (the behaviour before
@@ -33,13 +36,13 @@ from sklearn.metrics import recall_score
 
 from sklearn_metricaudio.datasets import load_dataset
 from sklearn_metricaudio.evaluation import (MODEL_NAMES, compute_features, evaluate_folds,
-                                            paper_models)
+                                            model_deformations, paper_models)
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("path", help="UrbanSound8K root, ESC-50 root or ESC-10 folder")
+    ap.add_argument("paths", nargs="+", help="UrbanSound8K roots, ESC-50 roots or ESC-10 folders")
     ap.add_argument("--models", nargs="+", default=list(MODEL_NAMES),
                     help=f"any of {' '.join(MODEL_NAMES)}")
     ap.add_argument("--subset", default=None, choices=["esc10", "esc50"])
@@ -47,6 +50,8 @@ def main(argv=None):
     ap.add_argument("--epochs", type=int, default=None, help="margin model (default: its own)")
     ap.add_argument("--width", type=float, default=None, help="margin model (default: its own)")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--preset", default="default", help="margin models' preset (default, fast)")
+    ap.add_argument("--cache", default=None, help="feature cache folder (default: none)")
     ap.add_argument("--random-state", type=int, default=0)
     ap.add_argument("--no-groups", action="store_true",
                     help="validation split per clip, not per source recording")
@@ -56,19 +61,30 @@ def main(argv=None):
         ap.error(f"unknown --models {sorted(unknown)}; choose from {' '.join(MODEL_NAMES)}")
     extra = {k: v for k, v in (("epochs", args.epochs), ("width", args.width)) if v is not None}
     models = paper_models(args.models, random_state=args.random_state, device=args.device,
-                          **extra)
+                          preset=args.preset, **extra)
+    for path in args.paths:
+        _run(path, models, args)
 
-    data = load_dataset(args.path, subset=args.subset)
-    # the same features metricaudio evaluate computes (the audio decoded once), not cached here
+
+def _run(path, models, args):
+    """One data set: features, every model over its folds, per-class recall."""
+    t_start = time.perf_counter()
+
+    data = load_dataset(path, subset=args.subset)
+    # the same features metricaudio evaluate computes (the audio decoded once)
     features = compute_features([m.kind for m in models.values()], data,
-                                duration=data.clip_seconds, n_jobs=args.n_jobs)
+                                duration=data.clip_seconds, n_jobs=args.n_jobs,
+                                cache_dir=args.cache, deformations=model_deformations(models),
+                                progress=False)
     groups = None if args.no_groups else data.fsID
-    print(f"# {Path(args.path).name} ({data.name}): {len(data.filenames)} clips, "
+    print(f"\n# {Path(path).name} ({data.name}): {len(data.filenames)} clips, "
           f"{len(data.target_names)} classes, folds {sorted(set(data.fold.tolist()))}; "
-          + ", ".join(f"{k} {f.X.shape} {f.seconds:.1f} s" for k, f in features.items())
+          + ", ".join(f"{k} {f.X.shape}"
+                      + (f" + deformed {f.deformed.shape}" if "deformed" in f else "")
+                      + f" {f.seconds:.1f} s" for k, f in features.items())
           + " (the first includes decoding)")
     print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}, "
-          f"n_jobs {args.n_jobs}, validation split "
+          f"n_jobs {args.n_jobs}, preset {args.preset}, validation split "
           f"{'per clip' if groups is None else 'by source recording (fsID)'}", flush=True)
 
     recalls = {}
@@ -76,8 +92,10 @@ def main(argv=None):
           f"{'wall s':>8}   per fold %", flush=True)
     for name, model in models.items():
         t0 = time.perf_counter()
-        r = evaluate_folds(model.estimator, features[model.kind].X, data.target, data.fold,
-                           groups=groups, n_jobs=args.n_jobs, progress=False, name=name)
+        f = features[model.kind]
+        r = evaluate_folds(model.estimator, f.X, data.target, data.fold, groups=groups,
+                           deformed=f.get("deformed"), n_jobs=args.n_jobs, progress=False,
+                           name=name)
         wall = time.perf_counter() - t0
         recalls[name] = recall_score(r.y_true, r.y_pred, average=None, labels=r.classes)
         folds = " ".join(f"{100 * s:.1f}" for s in r.fold_scores)
@@ -89,6 +107,7 @@ def main(argv=None):
     print(f"{'class':<18}" + "".join(f"{n:>11}" for n in names))
     for k, cname in enumerate(data.target_names):
         print(f"{str(cname):<18}" + "".join(f"{100 * recalls[n][k]:>11.1f}" for n in names))
+    print(f"# {Path(path).name}: {time.perf_counter() - t_start:.0f} s in all", flush=True)
 
 
 if __name__ == "__main__":

@@ -54,13 +54,15 @@ def _run(models, data, *, duration, cache_dir, n_jobs, out_dir, label):
     """Features (printed as they are ready), then each model's table as it finishes, its
     figures, and the summary."""
     from .evaluation import (FEATURE_TITLES, PAPER_BALANCED_ACCURACY, compute_features,
-                             evaluate_models, format_confusion_table, save_confusion_png,
-                             save_roc_png)
+                             evaluate_models, format_confusion_table, model_deformations,
+                             save_confusion_png, save_roc_png)
 
     features = compute_features([m.kind for m in models.values()], data, duration=duration,
-                                cache_dir=cache_dir, n_jobs=n_jobs)
+                                cache_dir=cache_dir, n_jobs=n_jobs,
+                                deformations=model_deformations(models))
     for kind, f in features.items():
-        print(f"{FEATURE_TITLES[kind]} {f.X.shape} ({f.seconds:.1f} s)", flush=True)
+        extra = f", deformed versions {f.deformed.shape}" if "deformed" in f else ""
+        print(f"{FEATURE_TITLES[kind]} {f.X.shape}{extra} ({f.seconds:.1f} s)", flush=True)
     out_dir = Path(out_dir)
     summary = []
     for run in evaluate_models(models, features, data, n_jobs=n_jobs):
@@ -89,7 +91,7 @@ def cmd_demo(args):
     with _checking_input():
         # the synthetic set draws a random gain per clip, so the metric model ignores the level
         # (level_norm; benchmarks/RESULTS.md)
-        models = paper_models(args.model, random_state=args.random_state,
+        models = paper_models(args.model, random_state=args.random_state, preset=args.preset,
                               **_margin_params(args, level_norm=True))
         check_figures()
     home = _data_home(args.data_home)
@@ -174,7 +176,7 @@ def cmd_evaluate(args):
         else:
             # the paper's recipe on a real copy, on CUDA when there is one
             models = paper_models(args.model, random_state=args.random_state,
-                                  **_margin_params(args, device="auto"))
+                                  preset=args.preset, **_margin_params(args, device="auto"))
         check_figures()
         if args.data is None:
             # the synthetic default, as the demo makes it
@@ -253,7 +255,7 @@ def _deep_params(model):
 
 def build_parser():
     """The ``metricaudio`` argument parser."""
-    from .evaluation.models import MODEL_NAMES
+    from .evaluation.models import MARGIN_PRESETS, MODEL_NAMES
 
     p = argparse.ArgumentParser(prog="metricaudio", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -278,6 +280,8 @@ def build_parser():
     d = sub.add_parser("demo", help="baselines and the metric model on the synthetic data set")
     d.add_argument("--n-per-class", type=int, default=40, help="synthetic clips per class")
     d.add_argument("--no-ins", action="store_true", help="skip the INS table")
+    d.add_argument("--preset", default="fast", choices=sorted(MARGIN_PRESETS),
+                   help="margin model settings (default: fast, the demo's CPU budget)")
     common(d)
     d.set_defaults(func=cmd_demo)
 
@@ -291,6 +295,9 @@ def build_parser():
                    help="with an ESC-50 copy: all 50 classes or the ESC-10 subset")
     e.add_argument("--salience", default="foreground", choices=["foreground", "background", "all"])
     e.add_argument("--no-cache", action="store_true", help="do not cache features on disk")
+    e.add_argument("--preset", default="default", choices=sorted(MARGIN_PRESETS),
+                   help="margin model settings: default (trained with deformed clips) or fast "
+                        "(half the steps, no deformations)")
     e.add_argument("--augment", default=None,
                    help="compare augmentation schemes (second paper, Fig. 1/2/4): a comma "
                         "list of none, brute, class, knn1, knn5")

@@ -29,7 +29,7 @@ def _one_torch_thread():
 def test_every_benchmark_has_a_smoke_test():
     scripts = {p.stem for p in BENCHMARKS.glob("*.py")}
     tested = {"bench_features", "bench_baselines", "bench_ins", "bench_margin", "bench_real",
-              "tune_margin", "cuda_pickle_check", "bench_augment", "bench_selector"}
+              "tune_margin", "cuda_pickle_check", "bench_augment", "bench_selector", "bench_enroll"}
     assert scripts == tested, f"add a smoke test for {sorted(scripts - tested)}"
 
 
@@ -73,6 +73,25 @@ def test_bench_real(bench, tiny_esc10, capsys):
                               "--n-jobs", "1"])
     out = capsys.readouterr().out
     assert "by source recording (fsID)" in out and "\ncosface" in out and "\nsvm" in out
+
+
+def test_bench_real_runs_every_set_it_is_given(bench, tiny_esc10, tiny_us8k, capsys):
+    bench("bench_real").main([str(tiny_esc10), str(tiny_us8k[1]), "--models", "cosface",
+                              "--epochs", "1", "--n-jobs", "1"])
+    out = capsys.readouterr().out
+    # the default preset trains with the 16 deformed versions of every clip
+    assert out.count("+ deformed (") == 2 and out.count("s in all") == 2
+    assert "# ESC-10 (ESC-10)" in out and "# UrbanSound8K (UrbanSound8K)" in out
+
+
+def test_bench_enroll(bench, tiny_esc10, tiny_us8k, capsys):
+    # the roles swapped: the 8-class synthetic set is split in halves, the 3-class one enrolled
+    bench("bench_enroll").main(["--esc10", str(tiny_us8k[1]), "--us8k", str(tiny_esc10),
+                                "--epochs", "1", "--draws", "2", "--shots", "1"])
+    out = capsys.readouterr().out
+    for task in ("ESC-10 4/4", "ESC-10 -> US8K", "US8K -> ESC-10"):
+        assert out.count(task) >= 3, task   # embedding, clip mean, MFCC stats
+    assert "embedding, clip mean" in out and "MFCC stats" in out
 
 
 def test_tune_margin(bench, capsys):

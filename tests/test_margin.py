@@ -23,7 +23,7 @@ from sklearn_metricaudio import (AudioLoader, CentroidClassifier, LogMelPatches,
 from sklearn_metricaudio.models import _training
 from sklearn_metricaudio.models._losses import LOSSES
 
-FAST = dict(width=0.25, epochs=8, batch_size=32, lr=0.02, random_state=0)
+FAST = dict(width=0.25, epochs=8, batch_size=32, lr=0.02, lr_schedule="constant", random_state=0)
 
 
 def _bands(n_per_class, classes, rng, n_mels=32, n_frames=32):
@@ -55,7 +55,9 @@ def faint_cue():
     X, y = _faint_cue(96, rng)
     Xt, yt = _faint_cue(80, rng)
     # no SpecAugment masks here: a mask can hide the 3-band cue, which only slows the toy down
-    kw = dict(width=0.25, batch_size=16, mask_fraction=0.0, random_state=0)
+    # (the constant learning rate these toys were tuned with; the default is cosine)
+    kw = dict(width=0.25, batch_size=16, mask_fraction=0.0, lr_schedule="constant",
+              random_state=0)
     # the untrained network: its weights do not move at lr 1e-12 (the batch-norm statistics do)
     untrained = MarginEmbeddingClassifier(**kw, epochs=1, lr=1e-12).fit(X, y)
     chance_level = balanced_accuracy_score(yt, untrained.predict(Xt))
@@ -293,12 +295,83 @@ def test_random_crop_trains_on_windows_cut_from_whole_clips(patches):
     assert starts.min() >= 0 and starts.max() <= (s - 1) * n_frames and starts.unique().numel() > 5
 
 
+def test_deformed_items_draw_variants_at_the_stated_share():
+    """DeformedItems against a hand count: which item, which variant, how often."""
+    n_clips, s, V = 6, 3, 4
+    X = np.arange(n_clips * s, dtype=np.float32).reshape(-1, 1, 1, 1) * np.ones((1, 1, 2, 5),
+                                                                                 np.float32)
+    # deformed[c, v, j] holds 100 * (v + 1) + (index of segment j of clip c)
+    deformed = np.empty((10, V, s, 2, 5), np.float16)
+    clips = np.array([7, 2, 9, 0, 5, 3])     # rows of `deformed` of the training clips
+    for c, row in enumerate(clips):
+        for v in range(V):
+            for j in range(s):
+                deformed[row, v, j] = 100 * (v + 1) + c * s + j  # exact in float16
+    items = _training.DeformedItems(X, np.zeros(len(X), np.int64), deformed, clips, 0.5)
+    torch.manual_seed(0)
+    drawn = np.array([[float(items[i][0][0, 0, 0]) for i in range(len(X))] for _ in range(400)])
+    index, variant = drawn % 100, drawn // 100          # variant 0: the original
+    np.testing.assert_array_equal(index, np.broadcast_to(np.arange(len(X)), drawn.shape))
+    assert abs((variant > 0).mean() - 0.5) < 0.03          # the share
+    counts = np.bincount(variant[variant > 0].astype(int))[1:]
+    assert counts.min() > 0.8 * counts.mean()                # variants drawn uniformly
+    assert items[0][0].dtype == torch.float32 and items[0][0].shape == (1, 2, 5)
+    never = _training.DeformedItems(X, np.zeros(len(X)), deformed, clips, 0.0)
+    assert all(float(never[i][0][0, 0, 0]) == i for i in range(len(X)))
+    # whole clips (random crops): a deformed clip is its variant's segments joined in time
+    whole = _training.DeformedItems(X[::s], np.zeros(n_clips), deformed, clips, 1.0,
+                                    whole_clips=True)
+    np.testing.assert_array_equal(whole.deformed_item(1, 2)[0, 0],
+                                  np.repeat(300 + 1 * s + np.arange(s), 5))
+
+
+def test_training_learns_from_the_deformed_versions(faint_cue):
+    """The originals carry no cue, their deformed versions do: the embedding learns the cue
+    only when training reads the deformed versions. Prediction reads X alone."""
+    X, y, Xt, yt, kw, _ = faint_cue
+    rng = np.random.default_rng(5)
+    blank, _ = _faint_cue(len(X), rng, cue=0.0)      # same distractors, no class cue
+    deformed = X[:, None].astype(np.float16)           # one deformed version: the cued clip
+    kw = {**kw, "epochs": 12, "lr": 0.005, "validation_split": None}
+
+    def embedding_accuracy(clf):
+        # centroids of the cued training clips in the learned embedding, tested on held-out
+        # cued clips: how much of the cue the embedding holds
+        centroids = CentroidClassifier().fit(clf.transform(X), y)
+        return balanced_accuracy_score(yt, centroids.predict(clf.transform(Xt)))
+
+    with_deformed = MarginEmbeddingClassifier(**kw, deformed_share=1.0).fit(
+        blank, y, deformed=deformed)
+    without = MarginEmbeddingClassifier(**kw).fit(blank, y)
+    off = MarginEmbeddingClassifier(**kw, deformed_share=0.0).fit(blank, y, deformed=deformed)
+    assert embedding_accuracy(with_deformed) >= embedding_accuracy(without) + 0.3
+    np.testing.assert_array_equal(off.transform(Xt), without.transform(Xt))   # share 0: unused
+    # the centroids are those of the original training clips' embeddings
+    ref = CentroidClassifier().fit(with_deformed.transform(blank)[:, :, None].reshape(
+        len(blank) * 2, 1, -1), np.repeat(with_deformed.classes_[np.searchsorted(
+            with_deformed.classes_, y)], 2))
+    np.testing.assert_allclose(with_deformed.centroid_.centroids_, ref.centroids_, atol=1e-5)
+    again = MarginEmbeddingClassifier(**kw, deformed_share=1.0).fit(blank, y, deformed=deformed)
+    np.testing.assert_array_equal(again.transform(Xt), with_deformed.transform(Xt))
+
+
+def test_deformed_must_match_the_clips(patches):
+    X, y, *_ = patches
+    clf = MarginEmbeddingClassifier(**{**FAST, "epochs": 1})
+    with pytest.raises(ValueError, match=r"deformed must hold every clip's deformed versions"):
+        clf.fit(X, y, deformed=X[:, None, :, :, :-1])
+    with pytest.raises(ValueError, match=r"deformed must hold every clip's"):
+        clf.fit(X, y, deformed=X[:-1, None])
+    with pytest.raises(ValueError, match="floating-point"):
+        clf.fit(X, y, deformed=X[:, None].astype(np.int16))
+
+
 def test_adam_optimizer_is_used_and_trains():
     rng = np.random.default_rng(4)
     X, y = _bands(12, [0, 1, 2], rng)
     clf = MarginEmbeddingClassifier(width=0.25, epochs=6, batch_size=16, optimizer="adam",
-                                    lr=0.003, weight_decay=0.01, validation_split=None,
-                                    random_state=0).fit(X, y)
+                                    lr=0.003, lr_schedule="constant", weight_decay=0.01,
+                                    validation_split=None, random_state=0).fit(X, y)
     opt = clf.net_.optimizer_
     assert isinstance(opt, torch.optim.AdamW)
     assert opt.param_groups[0]["lr"] == 0.003 and opt.param_groups[0]["weight_decay"] == 0.01
@@ -312,7 +385,8 @@ def test_cosine_schedule_anneals_the_learning_rate():
     rng = np.random.default_rng(3)
     X, y = _bands(6, [0, 1], rng)
     const = MarginEmbeddingClassifier(width=0.25, epochs=3, batch_size=8, lr=0.01,
-                                      validation_split=None, random_state=0).fit(X, y)
+                                      lr_schedule="constant", validation_split=None,
+                                      random_state=0).fit(X, y)
     cos = clone(const).set_params(lr_schedule="cosine").fit(X, y)
     assert const.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(0.01)
     # after T_max = epochs steps, CosineAnnealingLR reaches its floor of 0

@@ -6,7 +6,7 @@ its variants, (n_clips, n_variants, n_samples), batched on torch (CPU or CUDA).
 """
 
 from ._base import Deformation
-from ._defaults import paper_deformations
+from ._defaults import paper_deformations, training_deformations
 from .background import BackgroundNoise
 from .compression import DRC_PRESETS, DynamicRangeCompression
 from .pitch_shift import PS1, PS2, PitchShift
@@ -14,5 +14,5 @@ from .selector import MetricAugmentationSelector, knn_agreement
 from .time_stretch import TimeStretch
 
 __all__ = ["DRC_PRESETS", "PS1", "PS2", "BackgroundNoise", "Deformation",
-           "DynamicRangeCompression", "PitchShift", "TimeStretch", "paper_deformations",
+           "DynamicRangeCompression", "PitchShift", "TimeStretch", "training_deformations", "paper_deformations",
            "MetricAugmentationSelector", "knn_agreement"]

@@ -1,4 +1,5 @@
-"""paper_deformations: the second paper's 20 deformations, as a named list."""
+"""paper_deformations: the second paper's 20 deformations, as a named list; and the 16 of them
+that the margin model trains with by default (training_deformations)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from .compression import DynamicRangeCompression
 from .pitch_shift import PS1, PS2, PitchShift
 from .time_stretch import TimeStretch
 
-__all__ = ["paper_deformations"]
+__all__ = ["paper_deformations", "training_deformations"]
 
 
 def paper_deformations(sr=22050, *, backgrounds=None, device="cpu", random_state=None):
@@ -50,3 +51,29 @@ def paper_deformations(sr=22050, *, backgrounds=None, device="cpu", random_state
         ("DRC", DynamicRangeCompression(**common)),
         ("BG", BackgroundNoise(backgrounds, **common)),
     ]
+
+
+def training_deformations(sr=22050, *, device="cpu"):
+    """The deformations the margin model trains with by default: time stretch, both pitch
+    shifts and dynamic range compression (16 variants; no background noise).
+
+    :func:`paper_deformations` without ``"BG"``: its default backgrounds are synthetic, and
+    mixing them in at 10 dB buried short events (the augmentation study in
+    benchmarks/RESULTS.md). None of the 16 draws at random, so their output is fixed.
+
+    Parameters
+    ----------
+    sr : int, default=22050
+    device : str or torch.device, default="cpu"
+
+    Returns
+    -------
+    list of (str, Deformation)
+
+    Examples
+    --------
+    >>> from sklearn_metricaudio.augment import training_deformations
+    >>> [name for name, _ in training_deformations()]
+    ['TS', 'PS1', 'PS2', 'DRC']
+    """
+    return [(name, d) for name, d in paper_deformations(sr, device=device) if name != "BG"]

@@ -1,12 +1,16 @@
 """Evaluation protocol of the papers: the models, the fold loop, tables and figures."""
 
 from .ins_report import format_ins_table, ins_by_class, plot_ins
-from .models import MODEL_NAMES, PAPER_BALANCED_ACCURACY, paper_baselines, paper_models
-from .protocol import FEATURE_TITLES, compute_features, evaluate_models, feature_pipeline
+from .augmentation import deformed_features
+from .models import (MARGIN_PRESETS, MODEL_NAMES, PAPER_BALANCED_ACCURACY, paper_baselines,
+                     paper_models)
+from .protocol import (FEATURE_TITLES, compute_features, evaluate_models, feature_pipeline,
+                       model_deformations)
 from .report import (check_figures, evaluate_folds, format_confusion_table, per_class_auc,
                      save_confusion_png, save_roc_png)
 
 __all__ = ["evaluate_folds", "compute_features", "evaluate_models", "feature_pipeline", "format_confusion_table",
            "paper_baselines", "paper_models", "per_class_auc", "save_confusion_png",
            "save_roc_png", "check_figures", "format_ins_table", "plot_ins", "ins_by_class",
-           "MODEL_NAMES", "PAPER_BALANCED_ACCURACY", "FEATURE_TITLES"]
+           "MODEL_NAMES", "PAPER_BALANCED_ACCURACY", "FEATURE_TITLES", "MARGIN_PRESETS",
+           "deformed_features", "model_deformations"]

@@ -14,8 +14,8 @@ from ..models import (GaussianMixtureClassifier, MarginEmbeddingClassifier,
                       SegmentAggregateClassifier)
 from ..models._losses import LOSSES
 
-__all__ = ["BASELINES", "MODEL_NAMES", "PAPER_BALANCED_ACCURACY", "paper_baselines",
-           "paper_models"]
+__all__ = ["BASELINES", "MARGIN_PRESETS", "MODEL_NAMES", "PAPER_BALANCED_ACCURACY",
+           "paper_baselines", "paper_models"]
 
 #: The two MFCC baselines.
 BASELINES = ("gmm", "svm")
@@ -23,6 +23,15 @@ BASELINES = ("gmm", "svm")
 MODEL_NAMES = BASELINES + tuple(LOSSES)
 #: What ``"all"`` means: the paper's three models (Tables I-III).
 PAPER_MODELS = ("gmm", "svm", "cosface")
+#: Named settings of the margin models. ``"default"``: the estimator's own defaults, trained
+#: with the deformed versions of the clips (:func:`~sklearn_metricaudio.augment.
+#: training_deformations`); ``"fast"``: half the steps at the earlier constant learning rate
+#: and no deformations, for a CPU in a hurry (the demo). Their measured accuracy is in
+#: benchmarks/RESULTS.md.
+MARGIN_PRESETS = {
+    "default": Bunch(params={}, deformations=True),
+    "fast": Bunch(params=dict(epochs=30, lr=0.005, lr_schedule="constant"), deformations=False),
+}
 #: Balanced accuracies the paper reports (Tables I-III), in %.
 PAPER_BALANCED_ACCURACY = {"gmm": 53.2, "svm": 56.1, "cosface": 76.1}
 
@@ -48,7 +57,7 @@ def paper_baselines(*, random_state=0):
     }
 
 
-def paper_models(names="all", *, random_state=0, **margin_params):
+def paper_models(names="all", *, random_state=0, preset="default", **margin_params):
     """The named models, each with the features it reads and a title.
 
     Parameters
@@ -58,15 +67,19 @@ def paper_models(names="all", *, random_state=0, **margin_params):
         :class:`MarginEmbeddingClassifier`), as a list or a comma-separated
         string; ``"all"`` is the paper's three (GMM, SVM, CosFace).
     random_state : int, default=0
+    preset : {"default", "fast"}, default="default"
+        A name from :data:`MARGIN_PRESETS`: the margin models' settings and whether
+        they train with deformed clips.
     **margin_params
-        Settings of every margin model (``epochs``, ``width``, ``device``, ...);
-        checked here, so that a bad value fails before any model runs.
+        Settings of every margin model (``epochs``, ``width``, ``device``, ...), over
+        the preset's; checked here, so that a bad value fails before any model runs.
 
     Returns
     -------
     dict
-        Name -> Bunch(``kind`` ("mfcc" or "logmel"), ``estimator``, ``title``), in the
-        order asked.
+        Name -> Bunch(``kind`` ("mfcc" or "logmel"), ``estimator``, ``title``,
+        ``deformations``: the list of (name, Deformation) whose outputs the model trains
+        with, or None), in the order asked.
 
     Raises
     ------
@@ -91,12 +104,20 @@ def paper_models(names="all", *, random_state=0, **margin_params):
     if unknown or not names:
         raise ValueError(f"unknown model name(s) {unknown}; choose from {list(MODEL_NAMES)}, "
                          "a comma-separated list of them, or 'all'")
+    if preset not in MARGIN_PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose from {list(MARGIN_PRESETS)}")
+    margin_params = {**MARGIN_PRESETS[preset].params, **margin_params}
+    deformations = None
+    if MARGIN_PRESETS[preset].deformations:
+        from ..augment import training_deformations
+
+        deformations = training_deformations()
     baselines = paper_baselines(random_state=random_state)
     models = {}
     for name in names:
         if name in BASELINES:
             models[name] = Bunch(kind="mfcc", estimator=baselines[name],
-                                 title=f"MFCC + {name.upper()}")
+                                 title=f"MFCC + {name.upper()}", deformations=None)
             continue
         est = MarginEmbeddingClassifier(loss=name, random_state=random_state, **margin_params)
         est._validate_params()  # a bad epochs / width / margin fails here, not after other models
@@ -105,5 +126,6 @@ def paper_models(names="all", *, random_state=0, **margin_params):
 
             resolve_device(margin_params["device"])  # "cuda" without CUDA: fail now
         models[name] = Bunch(kind="logmel", estimator=est,
-                             title=f"log-mel + MobileNet ({name}, centroids)")
+                             title=f"log-mel + MobileNet ({name}, centroids)",
+                             deformations=deformations)
     return models

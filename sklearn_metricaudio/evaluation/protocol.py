@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 from sklearn.pipeline import make_pipeline
 from sklearn.utils import Bunch
 
 from ..features import AudioLoader, LogMelPatches, MFCCStats, cached_transform
 from .report import evaluate_folds
 
-__all__ = ["FEATURE_TITLES", "feature_pipeline", "compute_features", "evaluate_models"]
+__all__ = ["FEATURE_TITLES", "feature_pipeline", "compute_features", "evaluate_models",
+           "model_deformations"]
 
 #: What each feature kind is, for printing.
 FEATURE_TITLES = {"mfcc": "MFCC statistics", "logmel": "log-mel patches"}
@@ -36,7 +39,8 @@ def feature_pipeline(kind, *, sr=22050, duration=4.0, n_jobs=None):
     return make_pipeline(AudioLoader(sr=sr, duration=duration, n_jobs=n_jobs), features)
 
 
-def compute_features(kinds, data, *, duration, sr=22050, cache_dir=None, n_jobs=None):
+def compute_features(kinds, data, *, duration, sr=22050, cache_dir=None, n_jobs=None,
+                     deformations=None, progress=True):
     """The features of every clip, once per kind, cached on disk; the audio decoded once.
 
     Parameters
@@ -51,11 +55,19 @@ def compute_features(kinds, data, *, duration, sr=22050, cache_dir=None, n_jobs=
         Where features are cached (:func:`~sklearn_metricaudio.features.cached_transform`).
     n_jobs : int or None
         Files decoded in parallel.
+    deformations : list of (str, Deformation) or None
+        For the ``"logmel"`` kind, also the log-mel patches of every clip's deformed
+        versions (e.g. :func:`~sklearn_metricaudio.augment.training_deformations`), as
+        ``deformed`` (n_clips, n_variants, n_segments, n_mels, n_frames), float16, cached
+        like the rest: what the margin model trains with.
+    progress : bool, default=True
+        A progress bar over the deformations.
 
     Returns
     -------
     dict
-        Kind -> Bunch(``X`` (n_clips, ...), ``seconds`` (time to compute or load)).
+        Kind -> Bunch(``X`` (n_clips, ...), ``seconds`` (time to compute or load) and, for
+        ``"logmel"`` with ``deformations``, ``deformed``).
     """
     waveforms = []  # the clips, decoded at most once whatever the number of kinds
 
@@ -71,6 +83,13 @@ def compute_features(kinds, data, *, duration, sr=22050, cache_dir=None, n_jobs=
         X = cached_transform(pipe, data.filenames, memory=cache_dir,
                              compute=lambda files, pipe=pipe: pipe[1].transform(decoded(pipe)))
         out[kind] = Bunch(X=X, seconds=time.perf_counter() - t0)
+        if kind == "logmel" and deformations:
+            from .augmentation import deformed_features
+
+            D = deformed_features(decoded(pipe),
+                                  pipe[1], deformations, memory=cache_dir, progress=progress).X
+            out[kind].deformed = D.astype(np.float16)  # half the memory; read per batch
+            out[kind].seconds = time.perf_counter() - t0
     return out
 
 
@@ -82,7 +101,8 @@ def evaluate_models(models, features, data, *, n_jobs=None, progress=True):
     models : dict
         Name -> Bunch(kind, estimator, title), as :func:`paper_models` returns.
     features : dict
-        Kind -> Bunch(X, ...), as :func:`compute_features` returns.
+        Kind -> Bunch(X, ...), as :func:`compute_features` returns; a kind's ``deformed``
+        versions go to the models that train with them (the margin model).
     data : Bunch
         ``target``, ``fold`` and, where the data set has it, ``fsID`` (passed as groups).
     n_jobs : int or None
@@ -99,7 +119,14 @@ def evaluate_models(models, features, data, *, n_jobs=None, progress=True):
     groups = data.get("fsID")
     for name, model in models.items():
         t0 = time.perf_counter()
-        result = evaluate_folds(model.estimator, features[model.kind].X, data.target, data.fold,
-                                groups=groups, n_jobs=n_jobs, progress=progress, name=name)
+        f = features[model.kind]
+        result = evaluate_folds(model.estimator, f.X, data.target, data.fold, groups=groups,
+                                deformed=f.get("deformed"), n_jobs=n_jobs, progress=progress,
+                                name=name)
         yield Bunch(name=name, title=model.title, kind=model.kind, result=result,
                     wall=time.perf_counter() - t0)
+
+
+def model_deformations(models):
+    """The deformations the models train with (the first model's that has any), or None."""
+    return next((m.deformations for m in models.values() if m.get("deformations")), None)

@@ -35,24 +35,30 @@ def _scores(est, X):
     return s
 
 
-def _groups_fit_params(est, groups):
-    """How ``est.fit`` takes ``groups``: directly, routed, as a last-step parameter, or not."""
-    if groups is None:
-        return {}
-    if has_fit_parameter(est, "groups"):
-        return {"groups": groups}
-    if sklearn.get_config()["enable_metadata_routing"]:
-        consumes = get_routing_for_object(est).consumes("fit", ["groups"])
-        return {"groups": groups} if "groups" in consumes else {}
-    if isinstance(est, Pipeline) and has_fit_parameter(est._final_estimator, "groups"):
-        return {f"{est.steps[-1][0]}__groups": groups}
-    return {}
+def _clip_fit_params(est, params):
+    """How ``est.fit`` takes each per-clip parameter (``groups``, ``deformed``): directly,
+    routed, as a last-step parameter, or not at all (None values are left out)."""
+    routed = sklearn.get_config()["enable_metadata_routing"]
+    out = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        if has_fit_parameter(est, key):
+            out[key] = value
+        elif routed:
+            if key in get_routing_for_object(est).consumes("fit", [key]):
+                out[key] = value
+        elif isinstance(est, Pipeline) and has_fit_parameter(est._final_estimator, key):
+            out[f"{est.steps[-1][0]}__{key}"] = value
+    return out
 
 
-def _one_fold(estimator, X, y, train, test, groups):
+def _one_fold(estimator, X, y, train, test, groups, deformed):
     est = clone(estimator)
     t0 = time.perf_counter()
-    fit_params = _groups_fit_params(est, None if groups is None else groups[train])
+    fit_params = _clip_fit_params(est, {
+        "groups": None if groups is None else groups[train],
+        "deformed": None if deformed is None else deformed[train]})
     est.fit(X[train], y[train], **fit_params)
     t1 = time.perf_counter()
     pred = est.predict(X[test])
@@ -61,7 +67,8 @@ def _one_fold(estimator, X, y, train, test, groups):
     return test, pred, scores, est.classes_, t1 - t0, t2 - t1
 
 
-def evaluate_folds(estimator, X, y, fold, *, groups=None, n_jobs=None, progress=True, name=""):
+def evaluate_folds(estimator, X, y, fold, *, groups=None, deformed=None, n_jobs=None,
+                   progress=True, name=""):
     """Cross-validate over predefined folds, keeping predictions and scores.
 
     Like :func:`sklearn.model_selection.cross_val_predict` with
@@ -84,6 +91,11 @@ def evaluate_folds(estimator, X, y, fold, *, groups=None, n_jobs=None, progress=
         keeps recordings together): directly, through metadata routing when it is
         enabled and a step requested it, or as the last step's fit parameter of a
         Pipeline. Estimators that take no groups (the baselines) are fitted without.
+    deformed : array-like of shape (n_clips, n_variants, ...), default=None
+        Deformed versions of every clip's features, passed on (the training clips'
+        rows) as ``deformed`` to an estimator whose ``fit`` takes it, as ``groups`` is
+        (:class:`~sklearn_metricaudio.MarginEmbeddingClassifier`: training-time
+        deformations); other estimators are fitted without.
     n_jobs : int or None
         Folds run in parallel with joblib.
     progress : bool
@@ -105,10 +117,13 @@ def evaluate_folds(estimator, X, y, fold, *, groups=None, n_jobs=None, progress=
         if groups.shape[0] != y.shape[0]:
             raise ValueError(f"groups must hold one entry per clip ({y.shape[0]}), got "
                              f"{groups.shape[0]}")
+    if deformed is not None and len(deformed) != y.shape[0]:
+        raise ValueError(f"deformed must hold one entry per clip ({y.shape[0]}), got "
+                         f"{len(deformed)}")
     classes = np.unique(y)
     splits = list(predefined_fold_cv(fold).split())
     results = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(_one_fold)(estimator, X, y, tr, te, groups) for tr, te in splits)
+        delayed(_one_fold)(estimator, X, y, tr, te, groups, deformed) for tr, te in splits)
     if progress:
         from tqdm.auto import tqdm
 

@@ -5,6 +5,7 @@
 - :func:`embed`: batched embedding in eval mode;
 - :func:`seeded_torch`: torch's global generators seeded for one block, then restored;
 - :class:`PairBatches`: the N-pair sampler (one pair per class per batch);
+- :class:`DeformedItems`: training items swapped at random for deformed versions of them;
 - :class:`MarginNet`: skorch's ``NeuralNet`` with N-pair batches and mixup;
 - :class:`CentroidValidation`: clip accuracy by nearest centroid per epoch, best epoch kept;
 - :class:`DivergenceCheck`: a clear error when the loss stops being finite;
@@ -33,7 +34,7 @@ from .._torch import batch_slices, to_tensor
 from ._losses import NPairLoss
 from .centroid import CentroidClassifier
 
-__all__ = ["validation_mask", "reference_segments", "band_stats", "embed", "seeded_torch", "check_pairs", "PairBatches",
+__all__ = ["validation_mask", "reference_segments", "band_stats", "embed", "seeded_torch", "check_pairs", "PairBatches", "DeformedItems",
            "MarginNet",
            "CentroidValidation", "DivergenceCheck", "SphereFaceAnnealing"]
 
@@ -271,6 +272,58 @@ class PairBatches(torch.utils.data.Sampler):
 
     def __len__(self):
         return max(1, len(self.labels) // (2 * len(np.unique(self.labels))))
+
+
+class DeformedItems(torch.utils.data.Dataset):
+    """Training items, each swapped at random for the same item of a deformed version.
+
+    Training-time augmentation from precomputed deformations (time stretch, pitch shift,
+    compression, ...: Salamon & Bello, 2017). Every time item ``i`` is read it is, with
+    probability ``share``, replaced by the same item of one of its clip's
+    ``n_variants`` deformed versions, drawn uniformly; the draws come from torch's
+    global generator, which ``fit`` seeds (:func:`seeded_torch`), so a ``random_state``
+    gives the same sequence. Items are read one at a time, so ``deformed`` may be a
+    float16 or memory-mapped array: only a batch is ever converted.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_items, 1, n_mels, n_frames)
+        The original items: segments, or whole clips (segments joined in time) when
+        ``whole_clips``.
+    y : ndarray of shape (n_items,)
+    deformed : array of shape (n_clips_all, n_variants, n_segments, n_mels, n_frames)
+    clips : ndarray of int
+        Row of ``deformed`` of each training clip, in the order of ``X``'s clips.
+    share : float in [0, 1]
+    whole_clips : bool
+        Items are whole clips (``len(X) == len(clips)``), not segments.
+    """
+
+    def __init__(self, X, y, deformed, clips, share, whole_clips=False):
+        self.X, self.y = X, y
+        self.deformed, self.clips = deformed, np.asarray(clips)
+        self.share, self.whole_clips = float(share), bool(whole_clips)
+        self.n_segments = deformed.shape[2]
+
+    def __len__(self):
+        return len(self.X)
+
+    def deformed_item(self, i, variant):
+        """Item ``i`` of deformed version ``variant`` of its clip, shaped like ``X[i]``."""
+        if self.whole_clips:
+            segments = self.deformed[self.clips[i], variant]          # (s, n_mels, f)
+            x = np.concatenate(list(segments), axis=-1)[None]         # (1, n_mels, s * f)
+        else:
+            clip, segment = divmod(i, self.n_segments)
+            x = self.deformed[self.clips[clip], variant, segment][None]
+        return np.asarray(x, dtype=np.float32)
+
+    def __getitem__(self, i):
+        if self.share > 0 and float(torch.rand(())) < self.share:
+            x = self.deformed_item(i, int(torch.randint(self.deformed.shape[1], ())))
+        else:
+            x = self.X[i]
+        return torch.from_numpy(np.ascontiguousarray(x)), self.y[i]
 
 
 class MarginNet(NeuralNet):

@@ -1,0 +1,137 @@
+"""Enrollment of classes the embedding never saw: within ESC-10 and across real data sets.
+
+Usage::
+
+    python benchmarks/bench_enroll.py --esc10 ../shared/data/ESC-10 \
+        [--us8k ../shared/data/US8K-dev] [--shots 1 5] [--draws 20] [--epochs N] [--width W]
+
+Three tasks (the second and third only with ``--us8k``):
+
+- ``ESC-10 5/5``: the margin model (its defaults) trained on five ESC-10 classes, the other five
+  enrolled (both halves in turn, as in ``examples/enroll_new_class.py``);
+- ``ESC-10 -> US8K``: trained on all of ESC-10, the UrbanSound8K classes enrolled;
+- ``US8K -> ESC-10``: trained on all of US8K-dev (the paper's 8 classes), ESC-10 enrolled.
+
+In each, every new class gets ``shots`` random clips; a :class:`CentroidClassifier` holding
+only the new classes' centroids classifies their other clips (N-way among the new classes),
+leaving out clips cut from the same source recording as an enrolled clip. Accuracy is the
+mean (and standard deviation) over ``draws`` draws. Representations compared:
+
+- ``embedding``: the network's segment embeddings, silent segments left out of each clip's
+  mean distance (as the model predicts);
+- ``embedding, clip mean``: one vector per clip, the mean of its sounding segments' unit
+  embeddings (averaged before the centroid);
+- ``MFCC stats``: standardised MFCC statistics per analysis window (the scaler fitted on the
+  training classes' clips), the windows playing the part of segments.
+
+Prints one row per task, shots and representation, and the time to train each embedding.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_metricaudio import (AudioLoader, CentroidClassifier, LogMelPatches,
+                                 MarginEmbeddingClassifier, MFCCStats)
+from sklearn_metricaudio.datasets import load_dataset
+
+
+def _features(path):
+    """Loaded data set, log-mel patches and MFCC statistics of every clip."""
+    data = load_dataset(path)
+    wave = AudioLoader(duration=data.clip_seconds, n_jobs=2).transform(list(data.filenames))
+    return data, LogMelPatches().transform(wave), MFCCStats().transform(wave)
+
+
+def _draws(target, fsid, classes, shots, n_draws, rng):
+    """Enrollment / test indices per draw; test clips never share a source with enrolled ones."""
+    for _ in range(n_draws):
+        enroll = np.concatenate([rng.choice(np.flatnonzero(target == c), shots, replace=False)
+                                 for c in classes])
+        test = np.flatnonzero(np.isin(target, classes) & ~np.isin(fsid, fsid[enroll]))
+        yield enroll, test
+
+
+def _representations(model, patches, mfcc, scaler):
+    """Name -> (segments array, segment mask or None) for one data set's clips."""
+    emb = model.transform(patches)
+    mask = model._sounding(patches)
+    unit = emb / np.linalg.norm(emb, axis=-1, keepdims=True)
+    keep = mask.copy()
+    keep[~keep.any(axis=1)] = True
+    clip_mean = (unit * keep[..., None]).sum(1) / keep.sum(1)[:, None]
+    d = mfcc.shape[-1]
+    stats = scaler.transform(mfcc.reshape(-1, d)).reshape(mfcc.shape)
+    return {"embedding": (emb, mask), "embedding, clip mean": (clip_mean[:, None], None),
+            "MFCC stats": (stats, None)}
+
+
+def _score(reps, data, classes, shots, n_draws, seed):
+    """Name -> accuracies (%) over the draws, N-way among ``classes``."""
+    rng = np.random.default_rng(seed)
+    out = {name: [] for name in reps}
+    for enroll, test in _draws(data.target, data.fsID, classes, shots, n_draws, rng):
+        for name, (X, mask) in reps.items():
+            clf = CentroidClassifier().fit(X[enroll], data.target[enroll])
+            pred = clf.predict(X[test], segment_mask=None if mask is None else mask[test])
+            out[name].append(100 * np.mean(pred == data.target[test]))
+    return out
+
+
+def _train(data, patches, mfcc, idx, params, seed):
+    t0 = time.perf_counter()
+    model = MarginEmbeddingClassifier(random_state=seed, **params)
+    model.fit(patches[idx], data.target[idx], groups=data.fsID[idx])
+    d = mfcc.shape[-1]
+    scaler = StandardScaler().fit(mfcc[idx].reshape(-1, d))
+    return model, scaler, time.perf_counter() - t0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--esc10", required=True, help="ESC-10 folder (any layout load_dataset reads; "
+                    "split in halves of its classes)")
+    ap.add_argument("--us8k", default=None, help="UrbanSound8K layout (e.g. US8K-dev)")
+    ap.add_argument("--shots", type=int, nargs="+", default=[1, 5])
+    ap.add_argument("--draws", type=int, default=20)
+    ap.add_argument("--random-state", type=int, default=0)
+    ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument("--width", type=float, default=None)
+    args = ap.parse_args(argv)
+    params = {k: v for k, v in (("epochs", args.epochs), ("width", args.width)) if v is not None}
+
+    sets = {"ESC-10": _features(args.esc10)}
+    if args.us8k:
+        sets["US8K"] = _features(args.us8k)
+    tasks = []
+    data, patches, mfcc = sets["ESC-10"]
+    classes = np.unique(data.target)
+    half = (classes.size + 1) // 2
+    for known, new in ((classes[:half], classes[half:]), (classes[half:], classes[:half])):
+        tasks.append((f"ESC-10 {known.size}/{new.size} (new: {int(new[0])}-{int(new[-1])})",
+                      "ESC-10", np.flatnonzero(np.isin(data.target, known)), "ESC-10", new))
+    if args.us8k:
+        for src, dst in (("ESC-10", "US8K"), ("US8K", "ESC-10")):
+            tasks.append((f"{src} -> {dst}", src, np.arange(len(sets[src][0].target)), dst,
+                          np.unique(sets[dst][0].target)))
+
+    print(f"{'task':<26}{'shots':>6}  {'representation':<22}{'N-way acc. %':>16}")
+    for title, src, idx, dst, new in tasks:
+        model, scaler, t_fit = _train(*sets[src], idx, params, args.random_state)
+        d_data, d_patches, d_mfcc = sets[dst]
+        reps = _representations(model, d_patches, d_mfcc, scaler)
+        for shots in args.shots:
+            scores = _score(reps, d_data, new, shots, args.draws, args.random_state)
+            for name, s in scores.items():
+                print(f"{title:<26}{shots:>6}  {name:<22}{np.mean(s):>9.1f} ± {np.std(s):>4.1f}",
+                      flush=True)
+        print(f"# {title}: embedding trained in {t_fit:.0f} s ({len(new)}-way)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
