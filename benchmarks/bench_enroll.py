@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/bench_enroll.py --esc10 ../shared/data/ESC-10 \
         [--us8k ../shared/data/US8K-dev] [--shots 1 5] [--draws 20] [--epochs N] [--width W]
+        [--no-deformations]
 
 Three tasks (the second and third only with ``--us8k``):
 
@@ -12,7 +13,9 @@ Three tasks (the second and third only with ``--us8k``):
 - ``ESC-10 -> US8K``: trained on all of ESC-10, the UrbanSound8K classes enrolled;
 - ``US8K -> ESC-10``: trained on all of US8K-dev (the paper's 8 classes), ESC-10 enrolled.
 
-In each, every new class gets ``shots`` random clips; a :class:`CentroidClassifier` holding
+The embedding is trained as ``metricaudio evaluate`` trains it: the estimator's defaults, with
+the deformed versions of its training clips (:func:`training_deformations`;
+``--no-deformations``: without). In each task, every new class gets ``shots`` random clips; a :class:`CentroidClassifier` holding
 only the new classes' centroids classifies their other clips (N-way among the new classes),
 leaving out clips cut from the same source recording as an enrolled clip. Accuracy is the
 mean (and standard deviation) over ``draws`` draws. Representations compared:
@@ -37,14 +40,20 @@ from sklearn.preprocessing import StandardScaler
 
 from sklearn_metricaudio import (AudioLoader, CentroidClassifier, LogMelPatches,
                                  MarginEmbeddingClassifier, MFCCStats)
+from sklearn_metricaudio.augment import training_deformations
 from sklearn_metricaudio.datasets import load_dataset
+from sklearn_metricaudio.evaluation import deformed_features
 
 
-def _features(path):
-    """Loaded data set, log-mel patches and MFCC statistics of every clip."""
+def _features(path, deform):
+    """Loaded data set, log-mel patches, MFCC statistics and deformed patches (or None)."""
     data = load_dataset(path)
     wave = AudioLoader(duration=data.clip_seconds, n_jobs=2).transform(list(data.filenames))
-    return data, LogMelPatches().transform(wave), MFCCStats().transform(wave)
+    deformed = None
+    if deform:
+        deformed = deformed_features(wave, LogMelPatches(), training_deformations(),
+                                     progress=False).X.astype(np.float16)
+    return data, LogMelPatches().transform(wave), MFCCStats().transform(wave), deformed
 
 
 def _draws(target, fsid, classes, shots, n_draws, rng):
@@ -82,10 +91,11 @@ def _score(reps, data, classes, shots, n_draws, seed):
     return out
 
 
-def _train(data, patches, mfcc, idx, params, seed):
+def _train(data, patches, mfcc, deformed, idx, params, seed):
     t0 = time.perf_counter()
     model = MarginEmbeddingClassifier(random_state=seed, **params)
-    model.fit(patches[idx], data.target[idx], groups=data.fsID[idx])
+    model.fit(patches[idx], data.target[idx], groups=data.fsID[idx],
+              deformed=None if deformed is None else deformed[idx])
     d = mfcc.shape[-1]
     scaler = StandardScaler().fit(mfcc[idx].reshape(-1, d))
     return model, scaler, time.perf_counter() - t0
@@ -102,14 +112,17 @@ def main(argv=None):
     ap.add_argument("--random-state", type=int, default=0)
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--width", type=float, default=None)
+    ap.add_argument("--no-deformations", action="store_true",
+                    help="train the embedding on the original clips only")
     args = ap.parse_args(argv)
     params = {k: v for k, v in (("epochs", args.epochs), ("width", args.width)) if v is not None}
 
-    sets = {"ESC-10": _features(args.esc10)}
+    deform = not args.no_deformations
+    sets = {"ESC-10": _features(args.esc10, deform)}
     if args.us8k:
-        sets["US8K"] = _features(args.us8k)
+        sets["US8K"] = _features(args.us8k, deform)
     tasks = []
-    data, patches, mfcc = sets["ESC-10"]
+    data = sets["ESC-10"][0]
     classes = np.unique(data.target)
     half = (classes.size + 1) // 2
     for known, new in ((classes[:half], classes[half:]), (classes[half:], classes[:half])):
@@ -123,7 +136,7 @@ def main(argv=None):
     print(f"{'task':<26}{'shots':>6}  {'representation':<22}{'N-way acc. %':>16}")
     for title, src, idx, dst, new in tasks:
         model, scaler, t_fit = _train(*sets[src], idx, params, args.random_state)
-        d_data, d_patches, d_mfcc = sets[dst]
+        d_data, d_patches, d_mfcc, _ = sets[dst]
         reps = _representations(model, d_patches, d_mfcc, scaler)
         for shots in args.shots:
             scores = _score(reps, d_data, new, shots, args.draws, args.random_state)

@@ -100,6 +100,16 @@ def test_tune_margin(bench, capsys):
     assert "dict(epochs=1): folds" in capsys.readouterr().out
 
 
+def test_tune_margin_with_deformed_versions_and_a_saved_log_mel(bench, tmp_path, capsys):
+    saved = str(tmp_path / "lm.npz")
+    tune = bench("tune_margin")
+    tune.main(["--n-per-class", "2", "--duration", "1", "--hop-length", "512", "--deformed",
+               "--save-logmel", saved])
+    tune.main(["dict(epochs=1, validation_split=None)", "--logmel", saved, "--folds", "1"])
+    out = capsys.readouterr().out
+    assert "deformed (16, 16, 1, 128, 43)" in out and "every segment counted" in out
+
+
 def test_cuda_pickle_check_round_trip_on_the_cpu(bench, tmp_path, capsys):
     bench = bench("cuda_pickle_check")
     model = str(tmp_path / "model.joblib")
