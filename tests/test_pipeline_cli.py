@@ -94,6 +94,41 @@ def test_evaluate_folds_passes_groups_to_estimators_that_take_them():
                    groups=np.arange(6), progress=False)
 
 
+def test_evaluate_folds_passes_the_training_rows_of_deformed_and_pipelines_get_them_too():
+    from sklearn.base import BaseEstimator, ClassifierMixin
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    seen = []
+
+    class Recorder(ClassifierMixin, BaseEstimator):
+        def fit(self, X, y, groups=None, deformed=None):
+            seen.append(None if deformed is None else deformed[:, 0].tolist())
+            self.classes_ = np.unique(y)
+            return self
+
+        def predict(self, X):
+            return np.full(len(X), self.classes_[0])
+
+        def predict_proba(self, X):
+            return np.tile([1.0, 0.0], (len(X), 1))
+
+    X, y = np.zeros((6, 1)), np.array([0, 1, 0, 1, 0, 1])
+    fold = np.array([1, 1, 2, 2, 3, 3])
+    deformed = np.arange(100, 106)[:, None] * np.ones((6, 2))   # row i: clip i's versions
+    evaluate_folds(Recorder(), X, y, fold, deformed=deformed, progress=False)
+    assert seen == [[102, 103, 104, 105], [100, 101, 104, 105], [100, 101, 102, 103]]
+    seen.clear()
+    evaluate_folds(make_pipeline(FunctionTransformer(), Recorder()), X, y, fold,
+                   deformed=deformed, progress=False)   # as the last step's fit parameter
+    assert seen == [[102, 103, 104, 105], [100, 101, 104, 105], [100, 101, 102, 103]]
+    # estimators that take no deformed versions (the baselines) are fitted without
+    evaluate_folds(SegmentAggregateClassifier(), np.arange(6.0)[:, None], y, fold,
+                   deformed=deformed, progress=False)
+    with pytest.raises(ValueError, match="deformed must hold one entry per clip"):
+        evaluate_folds(Recorder(), X, y, fold, deformed=deformed[:5], progress=False)
+
+
 def test_confusion_table_by_hand():
     res = Bunch(y_true=np.array([0, 0, 0, 0, 1, 1]), y_pred=np.array([0, 0, 0, 1, 1, 1]),
                 scores=np.array([[2, 0], [2, 0], [1, 0], [0, 1], [0, 2], [0, 3.0]]),
