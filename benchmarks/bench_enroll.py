@@ -68,7 +68,7 @@ def _draws(target, fsid, classes, shots, n_draws, rng):
 def _representations(model, patches, mfcc, scaler):
     """Name -> (segments array, segment mask or None) for one data set's clips."""
     emb = model.transform(patches)
-    mask = model._sounding(patches)
+    mask = patches.max(axis=(2, 3)) > model.silence_db  # the segments the model counts
     unit = emb / np.linalg.norm(emb, axis=-1, keepdims=True)
     keep = mask.copy()
     keep[~keep.any(axis=1)] = True

@@ -163,6 +163,10 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
     (12, 2)
     """
 
+    # models pickled before these options existed load with the behaviour they were fitted with
+    silence_db = None
+    deformed_share = 0.0
+
     _parameter_constraints = {
         "loss": [StrOptions(set(LOSSES))],
         "margin": [Interval(numbers.Real, 0, None, closed="left"), None],
@@ -191,7 +195,8 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
     def __init__(self, loss="cosface", *, margin=None, scale=None, width=0.25, embedding_dim=32,
                  epochs=60, batch_size=32, optimizer="sgd", lr=0.01, lr_schedule="cosine",
                  momentum=0.9, weight_decay=1e-4, mask_fraction=0.15, level_norm=False,
-                 mixup=0.0, deformed_share=0.5, random_crop=False, silence_db=-80.0, validation_split=0.1, device="cpu",
+                 mixup=0.0, deformed_share=0.5, random_crop=False, silence_db=-80.0,
+                 validation_split=0.1, device="cpu",
                  random_state=None, verbose=0):
         self.loss = loss
         self.margin = margin
