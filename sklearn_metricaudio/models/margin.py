@@ -415,7 +415,10 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
 
     def transform(self, X):
         """Segment embeddings, shape (n_clips, n_segments, embedding_dim)."""
-        X = self._patches(X, reset=False)  # checks fitted first
+        return self._embed(self._patches(X, reset=False))  # checks fitted first
+
+    def _embed(self, X):
+        """Embeddings of already checked patches (n_clips, n_segments, n_mels, n_frames)."""
         self._sync_device()
         n, s = X.shape[:2]
         segments = X.reshape(n * s, 1, *X.shape[2:])
@@ -430,7 +433,7 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
     def _embed_clips(self, X):
         """Segment embeddings of checked patches, and the mask of the segments that count."""
         X = self._patches(X, reset=False)  # checks fitted first
-        return self.transform(X), self._sounding(X)
+        return self._embed(X), self._sounding(X)
 
     def decision_function(self, X):
         """Negated mean cosine distance per class (see :class:`CentroidClassifier`)."""
