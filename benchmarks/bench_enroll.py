@@ -42,7 +42,7 @@ from sklearn_metricaudio import (AudioLoader, CentroidClassifier, LogMelPatches,
                                  MarginEmbeddingClassifier, MFCCStats)
 from sklearn_metricaudio.augment import training_deformations
 from sklearn_metricaudio.datasets import load_dataset
-from sklearn_metricaudio.evaluation import deformed_features
+from sklearn_metricaudio.evaluation import deformed_features, enrollment_draws
 
 
 def _features(path, deform):
@@ -54,15 +54,6 @@ def _features(path, deform):
         deformed = deformed_features(wave, LogMelPatches(), training_deformations(),
                                      progress=False).X.astype(np.float16)
     return data, LogMelPatches().transform(wave), MFCCStats().transform(wave), deformed
-
-
-def _draws(target, fsid, classes, shots, n_draws, rng):
-    """Enrollment / test indices per draw; test clips never share a source with enrolled ones."""
-    for _ in range(n_draws):
-        enroll = np.concatenate([rng.choice(np.flatnonzero(target == c), shots, replace=False)
-                                 for c in classes])
-        test = np.flatnonzero(np.isin(target, classes) & ~np.isin(fsid, fsid[enroll]))
-        yield enroll, test
 
 
 def _representations(model, patches, mfcc, scaler):
@@ -83,7 +74,7 @@ def _score(reps, data, classes, shots, n_draws, seed):
     """Name -> accuracies (%) over the draws, N-way among ``classes``."""
     rng = np.random.default_rng(seed)
     out = {name: [] for name in reps}
-    for enroll, test in _draws(data.target, data.fsID, classes, shots, n_draws, rng):
+    for enroll, test in enrollment_draws(data.target, data.fsID, classes, shots, n_draws, rng):
         for name, (X, mask) in reps.items():
             clf = CentroidClassifier().fit(X[enroll], data.target[enroll])
             pred = clf.predict(X[test], segment_mask=None if mask is None else mask[test])

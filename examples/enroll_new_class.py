@@ -35,15 +35,7 @@ from sklearn.preprocessing import StandardScaler
 
 from sklearn_metricaudio import (AudioLoader, CentroidClassifier, LogMelPatches,
                                  MarginEmbeddingClassifier, MFCCStats, load_esc50)
-
-
-def _draws(target, fsid, new_classes, shots, n_draws, rng):
-    """Enrollment / test indices per draw; test clips never share a source with enrolled ones."""
-    for _ in range(n_draws):
-        enroll = np.concatenate([rng.choice(np.flatnonzero(target == c), shots, replace=False)
-                                 for c in new_classes])
-        test = np.flatnonzero(np.isin(target, new_classes) & ~np.isin(fsid, fsid[enroll]))
-        yield enroll, test
+from sklearn_metricaudio.evaluation import enrollment_draws
 
 
 def _accuracy(known_X, known_y, X, target, enroll, test, new_classes):
@@ -92,7 +84,7 @@ def main(argv=None):
         label = ", ".join(str(data.target_names[c]) for c in new)
         for shots in args.shots:
             scores = {name: [] for name in feats}
-            for enroll, test in _draws(data.target, data.fsID, new, shots, args.draws, rng):
+            for enroll, test in enrollment_draws(data.target, data.fsID, new, shots, args.draws, rng):
                 for name, X in feats.items():
                     scores[name].append(_accuracy(X[is_known], data.target[is_known], X,
                                                   data.target, enroll, test, new))

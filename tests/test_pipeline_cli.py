@@ -371,3 +371,16 @@ def test_cli_evaluate_augment_checks_its_options_first(tiny_esc10, tmp_path, cap
     # tiny_esc10 has 2 folds: too few for Algorithm 1
     assert main(base + ["--augment", "knn5", "--epochs", "1", "--n-jobs", "1"]) == 2
     assert "need at least 3 folds" in capsys.readouterr().err
+
+
+def test_enrollment_draws_enroll_shots_per_class_and_test_on_other_recordings():
+    from sklearn_metricaudio.evaluation import enrollment_draws
+
+    target = np.repeat([0, 1, 2], 6)
+    groups = np.arange(18) // 2          # two clips per source recording
+    for enroll, test in enrollment_draws(target, groups, [1, 2], 2, 10, random_state=0):
+        assert np.bincount(target[enroll], minlength=3).tolist() == [0, 2, 2]
+        # by hand: the clips of classes 1 and 2 whose recording holds no enrolled clip
+        expected = [i for i in range(18) if target[i] in (1, 2)
+                    and groups[i] not in set(groups[enroll])]
+        assert test.tolist() == expected and set(test).isdisjoint(enroll)
