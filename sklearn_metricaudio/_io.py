@@ -167,19 +167,29 @@ def atomic_path(path):
 
 
 @contextlib.contextmanager
-def atomic_directory(path):
+def atomic_directory(path, *, replace=False):
     """Yield a temporary directory beside ``path``; rename it to ``path`` on success.
 
-    ``path`` must not exist yet. On failure the temporary directory is deleted.
+    ``path`` must not exist yet, unless ``replace=True``: then an existing ``path`` is
+    renamed aside once the new directory is complete, the new one renamed into place and
+    the old one deleted, so ``path`` never holds a half-written directory. On failure the
+    temporary directory is deleted and ``path`` is untouched.
     """
     path = Path(path)
-    if path.exists():
+    if path.exists() and not replace:
         raise FileExistsError(f"refusing to overwrite existing directory '{path}'")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
     try:
         yield tmp
+        old = None
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old",
+                                        dir=path.parent))
+            os.replace(path, old / path.name)
         os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

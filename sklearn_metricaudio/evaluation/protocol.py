@@ -27,20 +27,25 @@ __all__ = ["FEATURE_TITLES", "feature_pipeline", "compute_features", "evaluate_m
 FEATURE_TITLES = {"mfcc": "MFCC statistics", "logmel": "log-mel patches"}
 
 
-def feature_pipeline(kind, *, sr=22050, duration=4.0, n_jobs=None):
+def feature_pipeline(kind, *, sr=22050, duration=4.0, n_jobs=None, segment_seconds=1.0):
     """File names -> features of ``kind`` ("mfcc" or "logmel") at their defaults.
+
+    ``segment_seconds``: the log-mel segments' length (the paper's input length, 1-5 s).
 
     >>> feature_pipeline("logmel", duration=5.0)[-1]
     LogMelPatches()
+    >>> feature_pipeline("logmel", duration=6.0, segment_seconds=3.0)[-1]
+    LogMelPatches(segment_seconds=3.0)
     """
     if kind not in FEATURE_TITLES:
         raise ValueError(f"unknown feature kind {kind!r}; expected one of {list(FEATURE_TITLES)}")
-    features = MFCCStats(sr=sr) if kind == "mfcc" else LogMelPatches(sr=sr)
+    features = (MFCCStats(sr=sr) if kind == "mfcc"
+                else LogMelPatches(sr=sr, segment_seconds=segment_seconds))
     return make_pipeline(AudioLoader(sr=sr, duration=duration, n_jobs=n_jobs), features)
 
 
 def compute_features(kinds, data, *, duration, sr=22050, cache_dir=None, n_jobs=None,
-                     deformations=None, progress=True):
+                     deformations=None, progress=True, segment_seconds=1.0):
     """The features of every clip, once per kind, cached on disk; the audio decoded once.
 
     Parameters
@@ -62,6 +67,9 @@ def compute_features(kinds, data, *, duration, sr=22050, cache_dir=None, n_jobs=
         like the rest: what the margin model trains with.
     progress : bool, default=True
         A progress bar over the deformations.
+    segment_seconds : float, default=1.0
+        Length of the log-mel segments (:class:`LogMelPatches`); ``duration`` should
+        hold a whole number of them.
 
     Returns
     -------
@@ -79,7 +87,8 @@ def compute_features(kinds, data, *, duration, sr=22050, cache_dir=None, n_jobs=
     out = {}
     for kind in dict.fromkeys(kinds):
         t0 = time.perf_counter()
-        pipe = feature_pipeline(kind, sr=sr, duration=duration, n_jobs=n_jobs)
+        pipe = feature_pipeline(kind, sr=sr, duration=duration, n_jobs=n_jobs,
+                                segment_seconds=segment_seconds)
         X = cached_transform(pipe, data.filenames, memory=cache_dir,
                              compute=lambda files, pipe=pipe: pipe[1].transform(decoded(pipe)))
         out[kind] = Bunch(X=X, seconds=time.perf_counter() - t0)

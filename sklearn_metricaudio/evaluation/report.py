@@ -14,14 +14,14 @@ from sklearn.utils import Bunch
 from sklearn.pipeline import Pipeline
 from sklearn.utils.metadata_routing import get_routing_for_object
 from sklearn.utils.validation import has_fit_parameter
-# scikit-learn's joblib wrappers carry the caller's config (and, from 1.7, its warning filters)
-# to the workers
-from sklearn.utils.parallel import Parallel, delayed
 
 from .._io import atomic_path
 from ..datasets import predefined_fold_cv
+# folds run through store.run_jobs: scikit-learn's joblib wrappers (the caller's config, and
+# from 1.7 its warning filters, travel to the workers), under any joblib backend
+from .store import Job, ResultStore, estimator_fingerprint, fingerprint, run_jobs
 
-__all__ = ["evaluate_folds", "format_confusion_table", "per_class_auc", "save_confusion_png",
+__all__ = ["evaluate_folds", "fold_jobs", "collect_folds", "format_confusion_table", "per_class_auc", "save_confusion_png",
            "save_roc_png", "check_figures"]
 
 def _scores(est, X):
@@ -67,8 +67,88 @@ def _one_fold(estimator, X, y, train, test, groups, deformed):
     return test, pred, scores, est.classes_, t1 - t0, t2 - t1
 
 
+def fold_jobs(estimator, X, y, fold, *, groups=None, deformed=None, data_key=None,
+              keyed=True):
+    """One :class:`~sklearn_metricaudio.evaluation.store.Job` per predefined fold.
+
+    Each job fits a clone of ``estimator`` on the fold's training clips and predicts its
+    test clips; :func:`collect_folds` assembles their results. The job's key is a
+    fingerprint of the estimator (class, parameters, model code), the data (``data_key``,
+    or a hash of ``X``, ``y``, ``groups`` and ``deformed``) and the fold's indices, so a
+    :class:`~sklearn_metricaudio.evaluation.store.ResultStore` finds it again in a later
+    run with the same inputs, and only then.
+
+    Parameters
+    ----------
+    estimator, X, y, fold, groups, deformed
+        As :func:`evaluate_folds` (already checked there).
+    data_key : str or None
+        A fingerprint that stands for ``X``, ``y``, ``groups`` and ``deformed``
+        (saves hashing large arrays again); None: hash them.
+    keyed : bool, default=True
+        False: cheap keys (the fold's position) for a run that stores nothing.
+
+    Returns
+    -------
+    list of Job
+    """
+    splits = list(predefined_fold_cv(fold).split())
+    if keyed:
+        est_key = estimator_fingerprint(estimator)
+        if data_key is None:
+            data_key = fingerprint(X, y, groups, deformed)
+    jobs = []
+    for k, (tr, te) in enumerate(splits):
+        key = (fingerprint("fold", est_key, data_key, tr, te) if keyed
+               else fingerprint("fold", id(estimator), k))
+        jobs.append(Job(key, _one_fold, estimator, X, y, tr, te, groups, deformed))
+    return jobs
+
+
+def collect_folds(results, y):
+    """:func:`evaluate_folds`' Bunch from its folds' results (those of :func:`fold_jobs`)."""
+    y = np.asarray(y)
+    classes = np.unique(y)
+    index = np.sort(np.concatenate([test for test, *_ in results]))
+    pos = np.empty(y.shape[0], dtype=np.intp)
+    pos[index] = np.arange(index.size)               # clip -> row of the outputs
+    y_pred = np.empty(index.size, dtype=y.dtype)
+    scores = np.full((index.size, classes.size), np.nan)
+    fold_scores, fit_time, pred_time = [], 0.0, 0.0
+    for test, pred, s, est_classes, tf, tp in results:
+        y_pred[pos[test]] = pred
+        cols = np.searchsorted(classes, est_classes)
+        scores[np.ix_(pos[test], cols)] = s
+        fold_scores.append(balanced_accuracy_score(y[test], pred))
+        fit_time += tf
+        pred_time += tp
+    # a class absent from a fold's training set gets that fold's lowest score, not 0 (which
+    # would be the highest possible log-softmax score)
+    missing = np.isnan(scores)
+    if missing.any():
+        scores[missing] = np.nanmin(scores) - 1.0
+    y_true = y[index]
+    return Bunch(index=index, y_true=y_true, y_pred=y_pred, scores=scores, classes=classes,
+                 fold_scores=np.asarray(fold_scores),
+                 balanced_accuracy=balanced_accuracy_score(y_true, y_pred),
+                 fit_time=fit_time, predict_time=pred_time)
+
+
+def _check_fold_inputs(X, y, fold, groups, deformed):
+    X, y, fold = np.asarray(X), np.asarray(y), np.asarray(fold)
+    if groups is not None:
+        groups = np.asarray(groups)
+        if groups.shape[0] != y.shape[0]:
+            raise ValueError(f"groups must hold one entry per clip ({y.shape[0]}), got "
+                             f"{groups.shape[0]}")
+    if deformed is not None and len(deformed) != y.shape[0]:
+        raise ValueError(f"deformed must hold one entry per clip ({y.shape[0]}), got "
+                         f"{len(deformed)}")
+    return X, y, fold, groups, deformed
+
+
 def evaluate_folds(estimator, X, y, fold, *, groups=None, deformed=None, n_jobs=None,
-                   progress=True, name=""):
+                   progress=True, name="", store=None):
     """Cross-validate over predefined folds, keeping predictions and scores.
 
     Like :func:`sklearn.model_selection.cross_val_predict` with
@@ -97,11 +177,17 @@ def evaluate_folds(estimator, X, y, fold, *, groups=None, deformed=None, n_jobs=
         (:class:`~sklearn_metricaudio.MarginEmbeddingClassifier`: training-time
         deformations); other estimators are fitted without.
     n_jobs : int or None
-        Folds run in parallel with joblib.
+        Folds run in parallel with joblib (any backend:
+        ``with joblib.parallel_backend("dask"): ...`` runs them on a Dask cluster).
     progress : bool
-        A progress bar over the folds.
+        A progress bar over the folds, with the time left.
     name : str
         Label of the progress bar.
+    store : ResultStore, str, path or None, default=None
+        Where finished folds are kept
+        (:class:`~sklearn_metricaudio.evaluation.store.ResultStore`): a fold found there
+        (same estimator settings, data and fold) is loaded instead of fitted, and each
+        fold is stored as it finishes, so an interrupted run resumes.
 
     Returns
     -------
@@ -109,50 +195,16 @@ def evaluate_folds(estimator, X, y, fold, *, groups=None, deformed=None, n_jobs=
         ``index`` (positions of the tested clips in ``X``), ``y_true``, ``y_pred``,
         ``scores`` (n_tested, n_classes), ``classes``, ``fold_scores``
         (balanced accuracy per fold), ``balanced_accuracy`` (over all tested
-        clips), ``fit_time``, ``predict_time`` (seconds, summed).
+        clips), ``fit_time``, ``predict_time`` (seconds, summed, as measured when
+        each fold was computed).
     """
-    X, y, fold = np.asarray(X), np.asarray(y), np.asarray(fold)
-    if groups is not None:
-        groups = np.asarray(groups)
-        if groups.shape[0] != y.shape[0]:
-            raise ValueError(f"groups must hold one entry per clip ({y.shape[0]}), got "
-                             f"{groups.shape[0]}")
-    if deformed is not None and len(deformed) != y.shape[0]:
-        raise ValueError(f"deformed must hold one entry per clip ({y.shape[0]}), got "
-                         f"{len(deformed)}")
-    classes = np.unique(y)
-    splits = list(predefined_fold_cv(fold).split())
-    results = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(_one_fold)(estimator, X, y, tr, te, groups, deformed) for tr, te in splits)
-    if progress:
-        from tqdm.auto import tqdm
-
-        results = tqdm(results, total=len(splits), desc=f"{name or 'model'}: folds", unit="fold",
-                       leave=False)
-    results = list(results)
-    index = np.sort(np.concatenate([test for test, *_ in results]))
-    pos = np.empty(y.shape[0], dtype=np.intp)
-    pos[index] = np.arange(index.size)               # clip -> row of the outputs
-    y_pred = np.empty(index.size, dtype=y.dtype)
-    scores = np.full((index.size, classes.size), np.nan)
-    fold_scores, fit_time, pred_time = [], 0.0, 0.0
-    for test, pred, s, est_classes, tf, tp in results:
-        y_pred[pos[test]] = pred
-        cols = np.searchsorted(classes, est_classes)
-        scores[np.ix_(pos[test], cols)] = s
-        fold_scores.append(balanced_accuracy_score(y[test], pred))
-        fit_time += tf
-        pred_time += tp
-    # a class absent from a fold's training set gets that fold's lowest score, not 0 (which
-    # would be the highest possible log-softmax score)
-    missing = np.isnan(scores)
-    if missing.any():
-        scores[missing] = np.nanmin(scores) - 1.0
-    y_true = y[index]
-    return Bunch(index=index, y_true=y_true, y_pred=y_pred, scores=scores, classes=classes,
-                 fold_scores=np.asarray(fold_scores),
-                 balanced_accuracy=balanced_accuracy_score(y_true, y_pred),
-                 fit_time=fit_time, predict_time=pred_time)
+    X, y, fold, groups, deformed = _check_fold_inputs(X, y, fold, groups, deformed)
+    store = store if isinstance(store, ResultStore) else ResultStore(store)
+    jobs = fold_jobs(estimator, X, y, fold, groups=groups, deformed=deformed,
+                     keyed=store.path is not None)
+    results = run_jobs(jobs, store, n_jobs=n_jobs, progress=progress,
+                       desc=f"{name or 'model'}: folds")
+    return collect_folds(results, y)
 
 
 def _one_vs_rest(result):
