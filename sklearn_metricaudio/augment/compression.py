@@ -151,21 +151,21 @@ class DynamicRangeCompression(Deformation):
     minus that level, plus the preset's gain; with a look-ahead ``delay`` the gain applied
     at sample ``t`` is the one computed at ``t + delay`` (the last ``delay`` seconds use
     the follower's final level, as sox's drain does). Output samples are clipped to
-    [-1, 1], as sox clips to full scale. Levels are dB relative to full scale (|x| = 1).
+    [-1, 1], as sox clips to full scale. Levels are dB relative to full scale (``|x| = 1``).
 
     The presets (:data:`DRC_PRESETS`, MUDA's ``drc_presets.json``; attack/decay in s,
     curve points ``in:out`` dB, gain dB, initial level dB, delay s):
 
-    ==============  ==========  ============================================================  =====  ====  =====
-    preset          att/decay   transfer curve                                                 gain   init  delay
-    ==============  ==========  ============================================================  =====  ====  =====
-    radio           0.01 / 1    -90:-90, -70:-70, -60:-20, 0:0                                 -5     0     0
-    film standard   0.1 / 0.3   -90:-90, -70:-64, -43:-37, -31:-31, -21:-21, 0:-20             0      0     0.1
-    film light      0.1 / 0.3   -90:-90, -70:-64, -53:-47, -41:-41, -21:-21, 0:-20             0      0     0.1
-    music standard  0.1 / 0.3   -90:-90, -70:-58, -55:-43, -31:-31, -21:-21, 0:-20             0      0     0.1
-    music light     0.1 / 0.3   -90:-90, -70:-58, -65:-53, -41:-41, -21:-21, 0:-11             0      0     0.1
-    speech          0.1 / 0.3   -90:-90, -70:-55, -50:-35, -31:-31, -21:-21, 0:-20             0      0     0.1
-    ==============  ==========  ============================================================  =====  ====  =====
+    ==============  =========  ==================================================  ====  ====  =====
+    preset          att/decay  transfer curve                                      gain  init  delay
+    ==============  =========  ==================================================  ====  ====  =====
+    radio           0.01 / 1   -90:-90, -70:-70, -60:-20, 0:0                      -5    0     0
+    film standard   0.1 / 0.3  -90:-90, -70:-64, -43:-37, -31:-31, -21:-21, 0:-20  0     0     0.1
+    film light      0.1 / 0.3  -90:-90, -70:-64, -53:-47, -41:-41, -21:-21, 0:-20  0     0     0.1
+    music standard  0.1 / 0.3  -90:-90, -70:-58, -55:-43, -31:-31, -21:-21, 0:-20  0     0     0.1
+    music light     0.1 / 0.3  -90:-90, -70:-58, -65:-53, -41:-41, -21:-21, 0:-11  0     0     0.1
+    speech          0.1 / 0.3  -90:-90, -70:-55, -50:-35, -31:-31, -21:-21, 0:-20  0     0     0.1
+    ==============  =========  ==================================================  ====  ====  =====
 
     So a steady input at -50 dBFS comes out at -40.5 (music standard), -44 (film
     standard), -35 (speech) or -21.7 dBFS (radio), and one at -10 dBFS at -20.5 dBFS (or

@@ -264,12 +264,14 @@ class INSTransformer(WaveformTransformer):
             theta : ndarray (n_clips, n_scales)
                 ``Theta_x = var_n(c_n)`` of the clip.
             theta_surrogates : ndarray (n_clips, n_scales, n_surrogates)
+                ``Theta`` of each surrogate.
             gamma_shape, gamma_scale, gamma_threshold : ndarray (n_clips, n_scales)
                 The fitted gamma law and its ``1 - alpha`` quantile (in Theta units).
             scales, window_length, window_ms, hop_length, n_fft, n_frames : ndarray (n_scales,)
                 The scales, window ``Nh`` in samples and in ms at ``sr``, hop, FFT
                 size and number of frames.
-            alpha, n_surrogates, sr : the settings used.
+            alpha, n_surrogates, sr : float, int, int
+                The settings used.
         """
         self._validate_params()
         self._check_config()
