@@ -1,4 +1,6 @@
-"""Keep only the augmented clips a learned metric agrees with (Algorithm 1 of Lu, Duan & Zhang).
+"""
+Keep only the augmented clips a learned metric agrees with (Algorithm 1 of Lu, Duan & Zhang)
+============================================================================================
 
 Usage::
 

@@ -1,6 +1,10 @@
-"""MFCC + GMM and MFCC + linear SVM over predefined folds, as scikit-learn Pipelines.
+"""
+MFCC + GMM and MFCC + linear SVM over predefined folds, as scikit-learn Pipelines
+=================================================================================
 
-Run: python examples/baselines_on_synthetic.py [--n-per-class 20] [--out DIR]
+Usage::
+
+    python examples/baselines_on_synthetic.py [--n-per-class 20] [--n-folds 10] [--out DIR]
 
 Writes the synthetic set in the UrbanSound8K layout to a temporary folder, cross-validates the
 paper's two baselines over its folds, prints the balanced accuracies and saves a confusion matrix

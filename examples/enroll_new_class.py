@@ -1,4 +1,6 @@
-"""Enroll classes the embedding never saw, on real recordings (ESC-10).
+"""
+Enroll classes the embedding never saw, on real recordings (ESC-10)
+===================================================================
 
 The seed paper's claim: an embedding trained with a margin loss serves classes it was never
 trained on; a new class needs only a few clips to get a centroid, and no retraining.

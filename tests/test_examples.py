@@ -17,7 +17,13 @@ def example(load_script):
 def test_every_example_has_a_smoke_test():
     assert {p.stem for p in EXAMPLES.glob("*.py")} == {"baselines_on_synthetic",
                                                        "enroll_new_class",
-                                                       "augmentation_selection"}
+                                                       "augmentation_selection",
+                                                       "pipeline",
+                                                       "grid_search_margins",
+                                                       "ins_analysis",
+                                                       "deploy_pickled_model",
+                                                       # its smoke test: tests/test_accelerate.py
+                                                       "multi_gpu_accelerate"}
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -54,3 +60,53 @@ def test_augmentation_selection(example, tmp_path, capsys):
     assert "deformed clips kept" in out and "overall acceptance" in out
     assert out.count("balanced accuracy on fold 3") == 2
     assert len(sampler.variant_names_) == 20
+
+
+def test_pipeline(example, tmp_path, capsys):
+    scores, shapes = example("pipeline").main(
+        ["--n-per-class", "4", "--n-folds", "2", "--epochs", "1", "--data-home", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert len(scores) == 2 and all(0 <= s <= 1 for s in scores)
+    assert "mean over 2 folds" in out
+    # path -> waveform -> log-mel patches -> segment embeddings -> distance to each centroid
+    assert shapes["audioloader"] == (2, 88200)
+    assert shapes["logmelpatches"] == (2, 4, 128, 86)
+    assert shapes["marginembeddingclassifier"] == (2, 4, 32)
+    assert shapes["centroid distances"] == (2, 8)
+
+
+def test_grid_search_margins(example, tmp_path, capsys):
+    search = example("grid_search_margins").main(
+        ["--n-per-class", "4", "--n-folds", "2", "--epochs", "1", "--losses", "softmax",
+         "cosface", "--margins", "0.35", "--data-home", str(tmp_path)])
+    out = capsys.readouterr().out
+    key = "marginembeddingclassifier__"
+    assert [(p[key + "loss"], p.get(key + "margin")) for p in search.cv_results_["params"]] == [
+        ("softmax", None), ("cosface", 0.35)]
+    assert search.best_estimator_[0].epochs == 1 and search.n_splits_ == 2
+    assert "best:" in out and out.count("cosface") >= 2
+
+
+def test_ins_analysis(example, tmp_path, capsys):
+    plot = tmp_path / "ins.png"
+    d = example("ins_analysis").main(["--n-clips", "2", "--seconds", "0.5", "--n-surrogates",
+                                      "8", "--data-home", str(tmp_path), "--plot", str(plot)])
+    out = capsys.readouterr().out
+    assert d.ins.shape == d.threshold.shape == (2, 8)
+    # the synthetic car horn (a pitched tone switched on and off) is non-stationary everywhere
+    assert d.nonstationary[1].all() and d.max_ins[1] > 10
+    assert sum(line.startswith("max INS") for line in out.splitlines()) == 2  # one per clip
+    assert "car_horn" in out
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_deploy_pickled_model(example, tmp_path, capsys):
+    r = example("deploy_pickled_model").main(
+        ["--n-per-class", "4", "--n-folds", "2", "--epochs", "1", "--device", "cpu",
+         "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert (tmp_path / "model.joblib").stat().st_size > 0
+    # the fresh process labelled every held-out clip (8 classes x 2) as the fitted model does
+    assert r["labels"].shape == (16,) and r["proba"].shape == (16, 8)
+    assert r["same"].all() and r["max_diff"] < 1e-5
+    assert "agrees with the fitted model on 16 of 16 labels" in out
