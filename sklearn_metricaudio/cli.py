@@ -164,30 +164,70 @@ def _augment(args, data, plan):
     return 0
 
 
+def _report(args, data, grid):
+    """``evaluate --report DIR``: both papers' tables and figures as one folder."""
+    from .evaluation.paper_report import paper_report
+
+    cache = None if args.no_cache else _data_home(args.data_home)
+    t0 = time.perf_counter()
+    with _checking_input():
+        res = paper_report(data, args.report, grid=grid, preset=args.preset,
+                           margin_params=_margin_params(args, device="auto"),
+                           cache_dir=cache, n_jobs=args.n_jobs,
+                           random_state=args.random_state, log=lambda m: print(m, flush=True))
+    if "tables" in res:
+        print()
+        print(f"{'model':<12}{'balanced acc. %':>16}")
+        for name, r in res.tables.items():
+            print(f"{name:<12}{100 * r.balanced_accuracy:>16.1f}")
+    print(f"\nreport written: {res.path / 'report.md'} (wall {time.perf_counter() - t0:.0f} s)")
+    return 0
+
+
 def cmd_evaluate(args):
     from .datasets import load_dataset, make_urban_sounds
     from .evaluation import check_figures, paper_models
 
+    grid = None
     with _checking_input():
-        if args.augment:
+        if args.report:
+            from .evaluation.paper_report import check_grid
+
+            if args.augment or args.folds is not None or args.budget is not None:
+                raise ValueError("--report runs the augmentation comparison itself (its size "
+                                 "from --grid); --augment, --folds and --budget go without "
+                                 "--report")
+            grid = check_grid(args.grid or "tiny")
+            # every margin setting checked before any work
+            paper_models(args.model, random_state=args.random_state,
+                         preset=args.preset or grid.preset, **_margin_params(args))
+        elif args.grid is not None:
+            raise ValueError("--grid goes with --report DIR")
+        elif args.augment:
             plan = _augment_plan(args)
         elif args.folds is not None or args.budget is not None:
             raise ValueError("--folds and --budget go with --augment")
         else:
             # the paper's recipe on a real copy, on CUDA when there is one
             models = paper_models(args.model, random_state=args.random_state,
-                                  preset=args.preset, **_margin_params(args, device="auto"))
+                                  preset=args.preset or "default",
+                                  **_margin_params(args, device="auto"))
         check_figures()
         if args.data is None:
-            # the synthetic default, as the demo makes it
+            # the synthetic default, as the demo makes it (a report: its grid's size)
             home = _data_home(args.data_home)
-            data = make_urban_sounds(home / f"urban_sounds_n40_rs{args.random_state}",
-                                     random_state=args.random_state)
+            size = dict(n_per_class=40, n_folds=10) if grid is None else grid.synthetic
+            tag = "" if grid is None else f"_f{size['n_folds']}"
+            data = make_urban_sounds(
+                home / f"urban_sounds_n{size['n_per_class']}{tag}_rs{args.random_state}",
+                random_state=args.random_state, **size)
             data.name, data.clip_seconds = "synthetic urban sounds", 4.0
         else:
             data = load_dataset(args.data, subset=args.subset, salience=args.salience)
     print(f"{data.name}: {len(data.filenames)} clips, {len(set(data.fold))} folds, "
           f"classes {list(data.target_names)}", flush=True)
+    if args.report:
+        return _report(args, data, grid)
     if args.augment:
         return _augment(args, data, plan)
     cache = None if args.no_cache else _data_home(args.data_home) / "features"
@@ -295,9 +335,17 @@ def build_parser():
                    help="with an ESC-50 copy: all 50 classes or the ESC-10 subset")
     e.add_argument("--salience", default="foreground", choices=["foreground", "background", "all"])
     e.add_argument("--no-cache", action="store_true", help="do not cache features on disk")
-    e.add_argument("--preset", default="default", choices=sorted(MARGIN_PRESETS),
+    e.add_argument("--preset", default=None, choices=sorted(MARGIN_PRESETS),
                    help="margin model settings: default (trained with deformed clips) or fast "
-                        "(half the steps, no deformations)")
+                        "(half the steps, no deformations); default: default, with --report "
+                        "the grid's")
+    e.add_argument("--report", default=None, metavar="DIR",
+                   help="write both papers' tables and figures (Markdown, PNG, CSV) to DIR: "
+                        "Tables I-III, Figs. 3-6, the INS and Fig. 1, the augmentation "
+                        "comparison; resumable (finished trainings are kept in the cache)")
+    e.add_argument("--grid", default=None, choices=["tiny", "small", "paper"],
+                   help="with --report: how much to run (tiny: minutes on a 2-core CPU; "
+                        "paper: the paper's 2,000 trainings, for a GPU); default tiny")
     e.add_argument("--augment", default=None,
                    help="compare augmentation schemes (second paper, Fig. 1/2/4): a comma "
                         "list of none, brute, class, knn1, knn5")

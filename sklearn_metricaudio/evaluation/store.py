@@ -147,7 +147,8 @@ class ResultStore:
     def __len__(self):
         if self.path is None or not self.path.is_dir():
             return 0
-        return sum(1 for _ in self.path.glob("*/*.joblib"))
+        # a temporary file a killed run left behind starts with "." and is no result
+        return sum(1 for f in self.path.glob("*/*.joblib") if not f.name.startswith("."))
 
     def __repr__(self):
         return f"ResultStore({None if self.path is None else str(self.path)!r})"
