@@ -198,7 +198,9 @@ def paper_report(data, path, *, grid="tiny", parts=PARTS, preset=None, margin_pa
     -------
     Bunch
         ``path``, ``tables`` (model name -> :func:`evaluate_folds`-like Bunch), ``fig3``
-        (Bunch(rows, tukey)), ``ins``, ``augmentation``, ``computed`` and ``loaded``
+        (Bunch(rows: one per training, tukey: :func:`tukey_table`, results: (margin,
+        input length, seed) -> :func:`evaluate_folds`-like Bunch)), ``ins``,
+        ``augmentation``, ``computed`` and ``loaded``
         (number of fold/cell jobs run and found stored), ``seconds``.
 
     Raises
@@ -310,7 +312,9 @@ def paper_report(data, path, *, grid="tiny", parts=PARTS, preset=None, margin_pa
                                       fold=int(fold[test[0]]),
                                       balanced_accuracy=float(
                                           balanced_accuracy_score(y[test], res[1]))))
-            out.fig3 = Bunch(rows=rows, tukey=tukey_table(rows))
+            out.fig3 = Bunch(rows=rows, tukey=tukey_table(rows),
+                             results={(m, L, random_state + s): collect_folds(
+                                 per[("cell", m, L, s)], y) for (m, L, s) in cells})
 
     # ---- INS of one clip per class (Fig. 1)
     if "ins" in parts:
