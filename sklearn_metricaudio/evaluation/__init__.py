@@ -7,7 +7,6 @@ from .models import (MARGIN_PRESETS, MODEL_NAMES, PAPER_BALANCED_ACCURACY, paper
                      paper_models)
 from .protocol import (FEATURE_TITLES, compute_features, evaluate_models, feature_pipeline,
                        model_deformations)
-from .paper_report import GRIDS, paper_report
 from .report import (check_figures, evaluate_folds, format_confusion_table, per_class_auc,
                      save_confusion_png, save_roc_png)
 
@@ -15,5 +14,4 @@ __all__ = ["evaluate_folds", "compute_features", "evaluate_models", "feature_pip
            "paper_baselines", "paper_models", "per_class_auc", "save_confusion_png",
            "save_roc_png", "check_figures", "format_ins_table", "plot_ins", "ins_by_class",
            "MODEL_NAMES", "PAPER_BALANCED_ACCURACY", "FEATURE_TITLES", "MARGIN_PRESETS",
-           "deformed_features", "model_deformations", "enrollment_draws", "paper_report",
-           "GRIDS"]
+           "deformed_features", "model_deformations", "enrollment_draws"]
