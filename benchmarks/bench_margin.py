@@ -3,7 +3,8 @@
 Usage::
 
     python benchmarks/bench_margin.py [--widths 0.25 0.5 1.0] [--device cpu] [--clips 64]
-        [--frames 86] [--threads N] [--paper-fold 4000]
+        [--frames 86] [--threads N] [--paper-fold 4000] [--epoch-times 4000]
+        [--paper-protocol N_JOBS]
 
 For each MobileNet width: training segments/second (SGD, batches of 32, 1-s log-mel segments of
 128 x 86 (the default hop of 256 samples), CosFace; one epoch, set-up removed, best of two) and
@@ -24,9 +25,56 @@ from sklearn_metricaudio import MarginEmbeddingClassifier
 from sklearn_metricaudio.models import margin as _margin
 
 
+#: The paper's recipe (Zucatelli & Barioni): the published width, SGD at a constant 0.005.
+PAPER_RECIPE = dict(width=1.0, lr=0.005, lr_schedule="constant", batch_size=32)
+
+
+def _epoch_times(n, frames, device, rng):
+    """Per-epoch seconds of the paper-protocol fold by precision and layout, warm process."""
+    X = rng.normal(size=(n, 4, 128, frames)).astype(np.float32)
+    y = np.arange(n) % 8
+    steps = int(np.ceil(0.9 * n * 4 / 32))
+    for mixed in (False, True):  # load every kernel of both precisions once
+        MarginEmbeddingClassifier(**PAPER_RECIPE, epochs=1, mixed_precision=mixed,
+                                  device=device, random_state=0).fit(X[:max(n // 4, 40)], y[:max(n // 4, 40)])
+    print(f"# paper-protocol fold: {n} random clips x 4 segments of 128 x {frames}, "
+          f"{steps} steps of 32 per epoch, device={device}")
+    print(f"{'variant':>16}{'s per epoch (3)':>22}{'ms per step':>13}{'fit s':>8}")
+    for label, nhwc, mixed in (("float32 NHWC", True, False), ("bfloat16 NHWC", True, True),
+                               ("float32 NCHW", False, False), ("float32 NHWC", True, False)):
+        _margin._CHANNELS_LAST = nhwc
+        try:
+            t0 = time.perf_counter()
+            clf = MarginEmbeddingClassifier(**PAPER_RECIPE, epochs=3, mixed_precision=mixed,
+                                            device=device, random_state=0).fit(X, y)
+            fit_s = time.perf_counter() - t0
+        finally:
+            _margin._CHANNELS_LAST = True
+        dur = [h["dur"] for h in clf.history_]
+        print(f"{label:>16}{' / '.join(f'{d:.2f}' for d in dur):>22}"
+              f"{1000 * np.median(dur) / steps:>13.2f}{fit_s:>8.1f}", flush=True)
+
+
+def _paper_protocol(n, frames, device, n_jobs, epochs, rng):
+    """Wall time of the paper's 10-fold protocol on random data (timing only)."""
+    from sklearn_metricaudio.evaluation import evaluate_folds
+
+    X = rng.normal(size=(n, 4, 128, frames)).astype(np.float32)
+    y, fold = np.arange(n) % 8, np.arange(n) % 10 + 1
+    est = MarginEmbeddingClassifier(**PAPER_RECIPE, epochs=epochs, device=device,
+                                    random_state=0)
+    t0 = time.perf_counter()
+    result = evaluate_folds(est, X, y, fold, n_jobs=n_jobs, name="paper protocol")
+    wall = time.perf_counter() - t0
+    print(f"# the paper's 10-fold protocol: {n} random clips x 4 segments of 128 x {frames}, "
+          f"width 1.0, {epochs} epochs, {n_jobs} folds at a time on {device}: "
+          f"{wall:.1f} s ({wall / 60:.1f} min); fitting {result.fit_time:.1f} s summed over "
+          f"the folds")
+
+
 def _train_rate(X, y, width, device, channels_last):
     """Training segments/s of one epoch: a 2-epoch fit minus a 1-epoch fit (set-up removed)."""
-    _margin._CPU_CHANNELS_LAST = channels_last
+    _margin._CHANNELS_LAST = channels_last
     try:
         times = []
         for epochs in (2, 1):
@@ -35,7 +83,7 @@ def _train_rate(X, y, width, device, channels_last):
                                       device=device, random_state=0).fit(X, y)
             times.append(time.perf_counter() - t0)
     finally:
-        _margin._CPU_CHANNELS_LAST = True
+        _margin._CHANNELS_LAST = True
     return X.shape[0] * X.shape[1] / max(times[0] - times[1], 1e-9)
 
 
@@ -52,10 +100,25 @@ def main(argv=None):
                     help="also time one paper-protocol fold: width 1.0, the paper's recipe "
                          "(SGD, lr 0.005, batch 32, 20 epochs, best epoch on a 10 %% split) on N "
                          "random 4-s clips, then predict N/9 clips (US8K-sized: N=4000)")
+    ap.add_argument("--epoch-times", type=int, default=0, metavar="N",
+                    help="only time the epochs of the paper-protocol fold on N random clips, by "
+                         "variant (float32 / bfloat16 autocast x NHWC / NCHW), in one warm "
+                         "process, from skorch's per-epoch durations")
+    ap.add_argument("--paper-protocol", type=int, default=0, metavar="N_JOBS",
+                    help="only time the paper's 10-fold protocol: 4,440 random clips (10 folds "
+                         "of 444), the paper's recipe, 20 epochs, through evaluate_folds with "
+                         "N_JOBS folds at a time (on one GPU they share it)")
+    ap.add_argument("--protocol-clips", type=int, default=4440, help=argparse.SUPPRESS)
+    ap.add_argument("--epochs-override", type=int, default=20, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
+    if args.epoch_times:
+        return _epoch_times(args.epoch_times, args.frames, args.device, rng)
+    if args.paper_protocol:
+        return _paper_protocol(args.protocol_clips, args.frames, args.device, args.paper_protocol,
+                               args.epochs_override, rng)
     X = rng.normal(size=(args.clips, 4, 128, args.frames)).astype(np.float32)
     y = np.arange(args.clips) % 8
     cpu = str(args.device) == "cpu"
@@ -88,7 +151,8 @@ def main(argv=None):
         Xf = rng.normal(size=(n + n // 9, 4, 128, args.frames)).astype(np.float32)
         yf = np.arange(len(Xf)) % 8
         t0 = time.perf_counter()
-        clf = MarginEmbeddingClassifier(width=1.0, epochs=20, device=args.device, random_state=0)
+        clf = MarginEmbeddingClassifier(**PAPER_RECIPE, epochs=20, device=args.device,
+                                        random_state=0)
         clf.fit(Xf[:n], yf[:n])
         fit_s = time.perf_counter() - t0
         t0 = time.perf_counter()

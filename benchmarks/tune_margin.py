@@ -102,7 +102,7 @@ def main(argv=None):
     if args.nchw:
         from sklearn_metricaudio.models import margin
 
-        margin._CPU_CHANNELS_LAST = False  # for this process only
+        margin._CHANNELS_LAST = False  # for this process only
     if args.first_stride:
         from sklearn_metricaudio.models import _mobilenet
 

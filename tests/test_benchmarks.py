@@ -68,6 +68,22 @@ def test_bench_margin(bench, capsys):
     assert "predict ms/clip" in capsys.readouterr().out
 
 
+def test_bench_margin_epoch_times(bench, capsys):
+    bench("bench_margin").main(["--epoch-times", "20", "--frames", "8"])
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines() if line.lstrip().startswith(("float", "bfloat"))]
+    assert [r[0] + r[1] for r in rows] == ["float32NHWC", "bfloat16NHWC", "float32NCHW",
+                                           "float32NHWC"]
+    assert all(len(r[2:-2]) == 5 for r in rows)  # three epochs "a / b / c", ms per step, fit s
+
+
+def test_bench_margin_paper_protocol(bench, capsys):
+    bench("bench_margin").main(["--paper-protocol", "1", "--protocol-clips", "40",
+                                "--epochs-override", "1", "--frames", "8"])
+    out = capsys.readouterr().out
+    assert "10-fold protocol" in out and "1 folds at a time" in out
+
+
 def test_bench_real(bench, tiny_esc10, capsys):
     bench("bench_real").main([str(tiny_esc10), "--models", "svm", "cosface", "--epochs", "1",
                               "--n-jobs", "1"])

@@ -295,11 +295,13 @@ def test_random_crop_trains_on_windows_cut_from_whole_clips(patches):
     assert starts.min() >= 0 and starts.max() <= (s - 1) * n_frames and starts.unique().numel() > 5
 
 
-def test_deformed_items_draw_variants_at_the_stated_share():
-    """DeformedItems against a hand count: which item, which variant, how often."""
+def test_training_batches_cover_every_item_and_swap_deformed_versions_at_the_share():
+    """TrainingBatches against a hand count: every item once per epoch, which variant, how
+    often; the device-side path (deformed held as a tensor) draws the same as the host path."""
     n_clips, s, V = 6, 3, 4
     X = np.arange(n_clips * s, dtype=np.float32).reshape(-1, 1, 1, 1) * np.ones((1, 1, 2, 5),
                                                                                  np.float32)
+    y = np.arange(len(X)) + 1000
     # deformed[c, v, j] holds 100 * (v + 1) + (index of segment j of clip c)
     deformed = np.empty((10, V, s, 2, 5), np.float16)
     clips = np.array([7, 2, 9, 0, 5, 3])     # rows of `deformed` of the training clips
@@ -307,22 +309,39 @@ def test_deformed_items_draw_variants_at_the_stated_share():
         for v in range(V):
             for j in range(s):
                 deformed[row, v, j] = 100 * (v + 1) + c * s + j  # exact in float16
-    items = _training.DeformedItems(X, np.zeros(len(X), np.int64), deformed, clips, 0.5)
+    cpu = torch.device("cpu")
+    host = _training.TrainingBatches(X, y, 4, cpu, deformed=deformed, clips=clips, share=0.5)
     torch.manual_seed(0)
-    drawn = np.array([[float(items[i][0][0, 0, 0]) for i in range(len(X))] for _ in range(400)])
+    epochs = [list(host) for _ in range(200)]
+    assert [len(b[1]) for b in epochs[0]] == [4, 4, 4, 4, 2]        # the last batch is smaller
+    drawn = np.array([np.concatenate([b[0][:, 0, 0, 0].numpy() for b in e]) for e in epochs])
+    labels = np.array([np.concatenate([b[1].numpy() for b in e]) for e in epochs])
     index, variant = drawn % 100, drawn // 100          # variant 0: the original
-    np.testing.assert_array_equal(index, np.broadcast_to(np.arange(len(X)), drawn.shape))
+    np.testing.assert_array_equal(index, labels - 1000)  # labels follow their items
+    assert all(sorted(row) == list(range(len(X))) for row in index)  # each item once an epoch
+    assert not all((row == index[0]).all() for row in index[1:])     # reshuffled every epoch
     assert abs((variant > 0).mean() - 0.5) < 0.03          # the share
     counts = np.bincount(variant[variant > 0].astype(int))[1:]
     assert counts.min() > 0.8 * counts.mean()                # variants drawn uniformly
-    assert items[0][0].dtype == torch.float32 and items[0][0].shape == (1, 2, 5)
-    never = _training.DeformedItems(X, np.zeros(len(X)), deformed, clips, 0.0)
-    assert all(float(never[i][0][0, 0, 0]) == i for i in range(len(X)))
+    assert epochs[0][0][0].dtype == torch.float32 and epochs[0][0][0].shape == (4, 1, 2, 5)
+    # the device path (what CUDA uses: deformed as a float16 tensor) draws the same batches
+    held = _training.TrainingBatches(X, y, 4, cpu, deformed=torch.from_numpy(deformed),
+                                     clips=clips, share=0.5)
+    torch.manual_seed(0)
+    for a, b in zip(epochs[0], list(held)):
+        torch.testing.assert_close(a[0], b[0])
+    never = _training.TrainingBatches(X, y, 4, cpu, deformed=deformed, clips=clips, share=0.0)
+    assert all((b[0][:, 0, 0, 0] == b[1] - 1000).all() for b in never)
     # whole clips (random crops): a deformed clip is its variant's segments joined in time
-    whole = _training.DeformedItems(X[::s], np.zeros(n_clips), deformed, clips, 1.0,
-                                    whole_clips=True)
-    np.testing.assert_array_equal(whole.deformed_item(1, 2)[0, 0],
-                                  np.repeat(300 + 1 * s + np.arange(s), 5))
+    whole = _training.TrainingBatches(X[::s], y[::s], 4, cpu, deformed=deformed, clips=clips,
+                                      share=1.0, whole_clips=True)
+    got = whole.deformed_items(torch.tensor([1]), torch.tensor([2]))
+    np.testing.assert_array_equal(got[0, 0, 0].numpy(), np.repeat(300 + 1 * s + np.arange(s), 5))
+    # N-pair: the batches are the sampler's
+    pairs = _training.PairBatches(y % 2, seed=0)
+    npair = _training.TrainingBatches(X, y % 2, 4, cpu, pair_batches=pairs)
+    batches = [b[0][:, 0, 0, 0].long() for b in npair]
+    assert [b.tolist() for b in batches] == list(_training.PairBatches(y % 2, seed=0))
 
 
 def test_training_learns_from_the_deformed_versions(faint_cue):

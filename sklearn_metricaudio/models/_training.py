@@ -5,7 +5,7 @@
 - :func:`embed`: batched embedding in eval mode;
 - :func:`seeded_torch`: torch's global generators seeded for one block, then restored;
 - :class:`PairBatches`: the N-pair sampler (one pair per class per batch);
-- :class:`DeformedItems`: training items swapped at random for deformed versions of them;
+- :class:`TrainingBatches`: shuffled batches gathered on the training device, deformed swaps;
 - :class:`MarginNet`: skorch's ``NeuralNet`` with N-pair batches and mixup;
 - :class:`CentroidValidation`: clip accuracy by nearest centroid per epoch, best epoch kept;
 - :class:`DivergenceCheck`: a clear error when the loss stops being finite;
@@ -27,15 +27,16 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import column_or_1d
 from skorch import NeuralNet
 from skorch.callbacks import Callback
-from skorch.dataset import unpack_data
+from skorch.hf import AccelerateMixin
+from skorch.dataset import get_len, unpack_data
 from skorch.utils import to_device
 
 from .._torch import batch_slices, to_tensor
 from ._losses import NPairLoss
 from .centroid import CentroidClassifier
 
-__all__ = ["validation_mask", "reference_segments", "band_stats", "embed", "seeded_torch", "check_pairs", "PairBatches", "DeformedItems",
-           "MarginNet",
+__all__ = ["validation_mask", "reference_segments", "band_stats", "embed", "seeded_torch", "check_pairs", "PairBatches", "TrainingBatches",
+           "MarginNet", "AcceleratedMarginNet", "bare_module",
            "CentroidValidation", "DivergenceCheck", "SphereFaceAnnealing"]
 
 
@@ -190,11 +191,18 @@ def band_stats(seg, level_norm, chunk=4096):
     return mean, np.sqrt(np.maximum(s2 / count - mean ** 2, 0.0))
 
 
-def embed(module, segments, batch_size=256):
-    """Embeddings of (m, 1, n_mels, n_frames) segments, batched, in eval mode."""
+def embed(module, segments, batch_size=None):
+    """Embeddings of (m, 1, n_mels, n_frames) segments, batched, in eval mode.
+
+    ``batch_size`` None: 256 segments per batch on the CPU, 2048 on CUDA (where small
+    batches leave the device idle between launches). ``segments`` may be a tensor already
+    on the device.
+    """
     was_training = module.training
     module.eval()
     dev = next(module.parameters()).device
+    if batch_size is None:
+        batch_size = 2048 if dev.type == "cuda" else 256
     out = []
     with torch.no_grad():
         for sl in batch_slices(segments.shape[0], batch_size):
@@ -274,16 +282,22 @@ class PairBatches(torch.utils.data.Sampler):
         return max(1, len(self.labels) // (2 * len(np.unique(self.labels))))
 
 
-class DeformedItems(torch.utils.data.Dataset):
-    """Training items, each swapped at random for the same item of a deformed version.
+class TrainingBatches(torch.utils.data.IterableDataset):
+    """Shuffled training mini-batches, gathered where the data lives, with deformed swaps.
 
-    Training-time augmentation from precomputed deformations (time stretch, pitch shift,
-    compression, ...: Salamon & Bello, 2017). Every time item ``i`` is read it is, with
-    probability ``share``, replaced by the same item of one of its clip's
-    ``n_variants`` deformed versions, drawn uniformly; the draws come from torch's
-    global generator, which ``fit`` seeds (:func:`seeded_torch`), so a ``random_state``
-    gives the same sequence. Items are read one at a time, so ``deformed`` may be a
-    float16 or memory-mapped array: only a batch is ever converted.
+    What skorch's ``DataLoader`` over the training items would yield, without its per-item
+    Python work and per-batch host-to-device copies: the items and labels are held as tensors on
+    ``data_device`` (the training device when they fit in half its free memory, else the host;
+    on the CPU a view of the arrays, no copy), every epoch draws one permutation there (or
+    N-pair batches: :class:`PairBatches`, one upload per epoch) and each batch is gathered with
+    one indexing operation, the last one possibly smaller. No step waits for the device.
+
+    With ``deformed``, each item of a batch is swapped, with probability ``share``, for the same
+    item of one of its clip's ``n_variants`` deformed versions, drawn uniformly
+    (training-time augmentation from precomputed deformations: Salamon & Bello, 2017). All
+    draws come from torch's generator of ``data_device``, which ``fit`` seeds
+    (:func:`seeded_torch`), so a ``random_state`` gives the same sequence. On the host,
+    ``deformed`` may be float16 or memory-mapped: only the drawn items are read.
 
     Parameters
     ----------
@@ -291,54 +305,132 @@ class DeformedItems(torch.utils.data.Dataset):
         The original items: segments, or whole clips (segments joined in time) when
         ``whole_clips``.
     y : ndarray of shape (n_items,)
-    deformed : array of shape (n_clips_all, n_variants, n_segments, n_mels, n_frames)
-    clips : ndarray of int
+    batch_size : int
+    device : torch.device
+        Where training runs: every batch is delivered there.
+    deformed : array of shape (n_clips_all, n_variants, n_segments, n_mels, n_frames) or None
+    clips : ndarray of int or None
         Row of ``deformed`` of each training clip, in the order of ``X``'s clips.
     share : float in [0, 1]
     whole_clips : bool
         Items are whole clips (``len(X) == len(clips)``), not segments.
+    pair_batches : PairBatches or None
+        Draw the batches from this sampler (N-pair) instead of a permutation.
+    shard : (int, int), default=(0, 1)
+        ``(index, count)``: this process reads batches ``index``, ``index + count``, ... of
+        every epoch (data-parallel training over ``count`` processes that draw the same
+        permutation); trailing batches that would leave a process one batch short are
+        dropped, so that every process takes the same number of steps.
     """
 
-    def __init__(self, X, y, deformed, clips, share, whole_clips=False):
-        self.X, self.y = X, y
-        self.deformed, self.clips = deformed, np.asarray(clips)
+    def __init__(self, X, y, batch_size, device, *, deformed=None, clips=None, share=0.0,
+                 whole_clips=False, pair_batches=None, shard=(0, 1)):
+        self.shard = (int(shard[0]), int(shard[1]))
+        self.batch_size, self.device = int(batch_size), torch.device(device)
         self.share, self.whole_clips = float(share), bool(whole_clips)
-        self.n_segments = deformed.shape[2]
+        self.pair_batches = pair_batches
+        if deformed is None or self.share == 0:
+            deformed = None
+        nbytes = X.nbytes + (0 if deformed is None else deformed.nbytes)
+        self.data_device = self.device
+        if self.device.type == "cuda" and nbytes > torch.cuda.mem_get_info(self.device)[0] / 2:
+            self.data_device = torch.device("cpu")  # too large for the device: gather on the host
+        self.X = to_tensor(X, self.data_device)
+        self.y = torch.as_tensor(np.asarray(y), dtype=torch.int64, device=self.data_device)
+        self.deformed, self.clips = None, None
+        if deformed is not None:
+            self.n_variants, self.n_segments = deformed.shape[1], deformed.shape[2]
+            if self.data_device.type == "cuda":  # float16 stays float16 on the device
+                deformed = to_tensor(deformed, self.data_device,
+                                     dtype=getattr(torch, np.dtype(deformed.dtype).name))
+            self.deformed = deformed
+            self.clips = torch.as_tensor(np.asarray(clips), dtype=torch.int64,
+                                         device=self.data_device)
 
     def __len__(self):
-        return len(self.X)
+        return int(self.X.shape[0])
 
-    def deformed_item(self, i, variant):
-        """Item ``i`` of deformed version ``variant`` of its clip, shaped like ``X[i]``."""
+    def batch_indices(self):
+        """This epoch's batches (this process's share): index tensors on ``data_device``."""
+        if self.pair_batches is not None:
+            batches = np.asarray(list(self.pair_batches), dtype=np.int64)
+            batches = torch.as_tensor(batches, device=self.data_device).unbind(0)
+        else:
+            batches = torch.randperm(len(self), device=self.data_device).split(self.batch_size)
+        index, count = self.shard
+        if count == 1:
+            return batches
+        return batches[index:len(batches) - len(batches) % count:count]
+
+    def deformed_items(self, idx, variant):
+        """Items ``idx`` of deformed versions ``variant`` of their clips, shaped like ``X[idx]``."""
         if self.whole_clips:
-            segments = self.deformed[self.clips[i], variant]          # (s, n_mels, f)
-            x = np.concatenate(list(segments), axis=-1)[None]         # (1, n_mels, s * f)
+            clip, where = idx, (variant,)
         else:
-            clip, segment = divmod(i, self.n_segments)
-            x = self.deformed[self.clips[clip], variant, segment][None]
-        return np.asarray(x, dtype=np.float32)
+            clip, segment = idx // self.n_segments, idx % self.n_segments
+            where = (variant, segment)
+        rows = self.clips[clip]
+        if isinstance(self.deformed, torch.Tensor):
+            d = self.deformed[(rows, *where)]
+        else:  # a host array, possibly float16 or memory-mapped: read the drawn items only
+            d = torch.from_numpy(np.asarray(
+                self.deformed[(rows.numpy(), *(w.numpy() for w in where))], dtype=np.float32))
+        if self.whole_clips:  # (b, s, n_mels, f) -> (b, 1, n_mels, s * f): segments joined
+            b, s, n_mels, f = d.shape
+            return d.permute(0, 2, 1, 3).reshape(b, 1, n_mels, s * f).to(self.X.dtype)
+        return d[:, None].to(self.X.dtype)
 
-    def __getitem__(self, i):
-        if self.share > 0 and float(torch.rand(())) < self.share:
-            x = self.deformed_item(i, int(torch.randint(self.deformed.shape[1], ())))
-        else:
-            x = self.X[i]
-        return torch.from_numpy(np.ascontiguousarray(x)), self.y[i]
+    def gather(self, idx):
+        """The batch of items ``idx``, deformed versions swapped in, on ``device``."""
+        x = self.X[idx]
+        if self.deformed is not None:
+            b = idx.shape[0]
+            swap = torch.rand(b, device=self.data_device) < self.share
+            variant = torch.randint(self.n_variants, (b,), device=self.data_device)
+            x = torch.where(swap[:, None, None, None], self.deformed_items(idx, variant), x)
+        y = self.y[idx]
+        if x.device != self.device:
+            x, y = x.to(self.device), y.to(self.device)
+        return x, y
+
+    def __iter__(self):
+        for idx in self.batch_indices():
+            yield self.gather(idx)
 
 
 class MarginNet(NeuralNet):
-    """skorch NeuralNet with N-pair batches and optional mixup.
+    """skorch NeuralNet with device-side batches, bfloat16 autocast and optional mixup.
 
-    For N-pair, training batches hold one pair per class. With
-    ``mixup_alpha > 0``, each training batch is replaced by convex mixtures of
-    its examples with a shuffled copy, ``lam * x + (1 - lam) * x[perm]`` with
+    Training batches come from :class:`TrainingBatches` (passed to ``fit`` as the data set:
+    gathered on the device, N-pair batches for the N-pair loss). The epoch loop is skorch's,
+    except that the batch losses are read back once per epoch instead of once per batch: no
+    step makes the host wait for the device. With ``mixed_precision`` on CUDA the
+    network runs under ``torch.autocast(dtype=torch.bfloat16)`` in training; the loss head
+    gets float32 embeddings. With ``mixup_alpha > 0``, each training batch is replaced by convex
+    mixtures of its examples with a shuffled copy, ``lam * x + (1 - lam) * x[perm]`` with
     ``lam ~ Beta(alpha, alpha)``, and the loss is the same mixture of the
     losses against both labels (Zhang et al., 2018). It works for any loss
     with a per-example target, so every margin head takes it unchanged.
     """
 
-    pair_seed = 0
     mixup_alpha = 0.0
+    mixed_precision = False
+    channels_last = False
+
+    def initialize_module(self):
+        """skorch's, then the network in the channels-last layout if asked (before an
+        accelerator wraps it)."""
+        super().initialize_module()
+        if self.channels_last:
+            self.module_.to(memory_format=torch.channels_last)
+        return self
+
+    def infer(self, x, **fit_params):
+        if self.mixed_precision and torch.device(self.device).type == "cuda":
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                out = super().infer(x, **fit_params)
+            return out.float()
+        return super().infer(x, **fit_params)
 
     def train_step_single(self, batch, **fit_params):
         if self.mixup_alpha <= 0 or self.criterion is NPairLoss:
@@ -358,10 +450,80 @@ class MarginNet(NeuralNet):
         return {"loss": loss, "y_pred": y_pred}
 
     def get_iterator(self, dataset, training=False):
-        if training and self.criterion is NPairLoss:
-            return torch.utils.data.DataLoader(
-                dataset, batch_sampler=PairBatches(np.asarray(dataset.y), self.pair_seed))
+        if training and isinstance(dataset, TrainingBatches):
+            return dataset  # batches already gathered on the device
         return super().get_iterator(dataset, training=training)
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        """skorch's epoch loop; the batch losses are read back together at the end.
+
+        ``loss.item()`` after every batch (skorch's loop) makes the host wait for the device
+        at every step; here the losses stay on the device until the epoch ends, then fill the
+        same history entries (``<prefix>_loss`` per batch) before ``on_epoch_end`` reads them.
+        """
+        if iterator is None:
+            return
+        losses = []
+        for batch in iterator:
+            self.notify("on_batch_begin", batch=batch, training=training)
+            step = step_fn(batch, **fit_params)
+            losses.append(step["loss"].detach().float())
+            self.history.record_batch(prefix + "_batch_size", get_len(batch[0]))
+            self.notify("on_batch_end", batch=batch, training=training, **step)
+        values = torch.stack(losses).cpu().tolist() if losses else []  # one read-back
+        for record, value in zip(self.history[-1]["batches"][-len(values):], values):
+            record[prefix + "_loss"] = value
+        self.history.record(prefix + "_batch_count", len(values))
+
+
+class AcceleratedMarginNet(AccelerateMixin, MarginNet):
+    """:class:`MarginNet` trained through skorch's Accelerate integration.
+
+    ``skorch.hf.AccelerateMixin`` prepares the network, the loss head, the optimiser and the
+    learning-rate schedule with an ``accelerate.Accelerator`` (data-parallel over the
+    processes ``accelerate launch`` starts, mixed precision as the accelerator says) and
+    unwraps them after training. Each process reads its own share of every epoch's batches
+    (:class:`TrainingBatches` ``shard``). Mixup is not supported (the mixin's training step
+    replaces :class:`MarginNet`'s).
+    """
+
+    def on_train_end(self, net, **kwargs):
+        """The mixin's unwrapping of the network and loss head, then of the optimiser and
+        the schedule too, and the accelerator's references to them released
+        (``Accelerator.free_memory``): accelerate's proxies cannot be pickled."""
+        super().on_train_end(net, **kwargs)
+        if not self.unwrap_after_train:
+            return
+        inner = {}
+        for name in self._optimizers:
+            optimizer = getattr(self, name + "_")
+            inner[id(optimizer)] = getattr(optimizer, "optimizer", optimizer)
+            setattr(self, name + "_", inner[id(optimizer)])
+        for _, callback in self.callbacks_:
+            for attr in ("policy_", "lr_scheduler_"):  # skorch's LRScheduler: class, instance
+                schedule = getattr(callback, attr, None)
+                if hasattr(schedule, "scheduler"):  # accelerate's AcceleratedScheduler
+                    schedule = schedule.scheduler
+                    setattr(callback, attr, schedule)
+                if id(getattr(schedule, "optimizer", None)) in inner:  # a schedule of the proxy
+                    schedule.optimizer = inner[id(schedule.optimizer)]
+        self.accelerator.free_memory()  # its own references to what it prepared
+
+    def release_accelerator(self):
+        """Forget the accelerator once trained: the fitted net then loads and predicts
+        where accelerate is not installed."""
+        self.accelerator = None
+        self.callbacks__print_log__sink = print
+        for _, callback in self.callbacks_:
+            if hasattr(callback, "sink"):
+                callback.sink = print
+
+
+def bare_module(module):
+    """The network inside a ``DistributedDataParallel`` wrapper (itself otherwise)."""
+    while isinstance(module, torch.nn.parallel.DistributedDataParallel):
+        module = module.module
+    return module
 
 
 # ---------------------------------------------------------------------- callbacks
@@ -383,29 +545,37 @@ class CentroidValidation(Callback):
 
     def initialize(self):
         self.best_acc_, self.best_epoch_, self.best_state_ = -1.0, 0, None
+        self._on_device = None
         return self
 
     def accuracy(self, module):
         """Clip accuracy of ``module``'s embeddings on the validation clips."""
-        emb_ref = embed(module, self.X_ref)
-        centroid = CentroidClassifier(metric="cosine").fit(emb_ref[:, None], self.y_ref)
         n, s = self.X_valid.shape[:2]
-        emb = embed(module, self.X_valid.reshape(n * s, 1, *self.X_valid.shape[2:]))
+        if self._on_device is None:  # uploaded once, not at every epoch
+            dev = next(module.parameters()).device
+            self._on_device = (to_tensor(self.X_ref, dev),
+                               to_tensor(self.X_valid.reshape(n * s, 1, *self.X_valid.shape[2:]),
+                                         dev))
+        ref, valid = self._on_device
+        centroid = CentroidClassifier(metric="cosine").fit(embed(module, ref)[:, None], self.y_ref)
+        emb = embed(module, valid)
         pred = centroid.predict(emb.reshape(n, s, -1), segment_mask=self.segment_mask)
         return float(np.mean(pred == self.y_valid))
 
     def on_epoch_end(self, net, **kwargs):
-        acc = self.accuracy(net.module_)
+        module = bare_module(net.module_)  # the same weights, without a data-parallel wrapper
+        acc = self.accuracy(module)
         net.history.record("valid_acc", acc)
         if acc >= self.best_acc_:
             self.best_acc_, self.best_epoch_ = acc, len(net.history)
-            self.best_state_ = copy.deepcopy(net.module_.state_dict())
+            self.best_state_ = copy.deepcopy(module.state_dict())
 
     def on_train_end(self, net, **kwargs):
         if self.best_state_ is not None:
-            net.module_.load_state_dict(self.best_state_)
+            bare_module(net.module_).load_state_dict(self.best_state_)
         # do not carry the data and the weights copy inside the pickled model
         self.X_ref = self.X_valid = self.best_state_ = self.segment_mask = None
+        self._on_device = None
 
 
 class DivergenceCheck(Callback):

@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_random_state, column_or_1d
 
 from .._torch import resolve_device
@@ -19,9 +19,10 @@ from .centroid import CentroidClassifier
 
 __all__ = ["MarginEmbeddingClassifier"]
 
-# Train in NHWC on the CPU (oneDNN runs the small depthwise-separable blocks faster in that
-# layout). A switch only so that benchmarks/bench_margin.py can time both layouts in one run.
-_CPU_CHANNELS_LAST = True
+# Train in NHWC (channels last): oneDNN on the CPU and cuDNN on CUDA run the small
+# depthwise-separable blocks faster in that layout. A switch only so that
+# benchmarks/bench_margin.py can time both layouts in one run.
+_CHANNELS_LAST = True
 
 
 class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
@@ -104,6 +105,13 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         (at prediction and in the per-epoch validation), so that a clip is judged
         by the segments that hold sound; a clip with no louder segment keeps all of
         them. ``None`` counts every segment (the paper's rule).
+    mixed_precision : bool, default=False
+        On CUDA, train the network under bfloat16 autocast (``torch.autocast``): the
+        convolutions run in bfloat16, the batch norms, the loss head and the weights stay
+        float32. Embeddings for the centroids, the per-epoch validation and prediction are
+        computed in float32. No effect on the CPU. Off by default: at the paper's sizes a
+        training step is bound by kernel launches, not arithmetic, and bfloat16 did not
+        make it faster on an H200 (``benchmarks/RESULTS.md``).
     validation_split : float, array-like of bool or None, default=0.1
         Clips held out to pick the best epoch by validation accuracy: a
         fraction (stratified, seeded by ``random_state``; group-aware when
@@ -113,9 +121,19 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``. ``"cuda"`` where none
         exists raises a ``RuntimeError``. A model fitted on CUDA pickles and
         predicts on a CPU-only machine; set ``device="cpu"`` on a loaded model
-        to move it explicitly. On the CPU the network trains in the
-        channels-last (NHWC) memory layout, faster than the default layout
-        with the same results up to float rounding.
+        to move it explicitly. The network trains in the channels-last (NHWC)
+        memory layout, faster than the default layout with the same results up
+        to float rounding, on batches gathered where the data lives (on the
+        device when the training set fits in half its free memory).
+    accelerator : accelerate.Accelerator or None, default=None
+        Train through skorch's Accelerate integration (``skorch.hf.AccelerateMixin``;
+        ``pip install sklearn_metricaudio[scale]``): data-parallel over the processes that
+        ``accelerate launch`` starts, each reading its share of every epoch's batches, with
+        the gradients averaged; mixed precision as the accelerator says. Training then runs
+        on ``accelerator.device`` and ``device`` only says where the fitted model predicts.
+        With several processes, ``random_state`` must be an int (every process must draw the
+        same batches). ``mixup`` is not supported. See
+        ``examples/multi_gpu_accelerate.py``.
     random_state : int, RandomState or None, default=None
         Seeds weights, shuffling, masks and the validation split. torch's
         global random state is left as it was.
@@ -166,6 +184,8 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
     # models pickled before these options existed load with the behaviour they were fitted with
     silence_db = None
     deformed_share = 0.0
+    mixed_precision = False
+    accelerator = None
 
     _parameter_constraints = {
         "loss": [StrOptions(set(LOSSES))],
@@ -186,8 +206,10 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         "deformed_share": [Interval(numbers.Real, 0, 1, closed="both")],
         "random_crop": ["boolean"],
         "silence_db": [numbers.Real, None],
+        "mixed_precision": ["boolean"],
         "validation_split": [Interval(numbers.Real, 0, 1, closed="neither"), "array-like", None],
         "device": [str, torch.device],
+        "accelerator": [HasMethods(["prepare", "backward"]), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -196,8 +218,8 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
                  epochs=60, batch_size=32, optimizer="sgd", lr=0.01, lr_schedule="cosine",
                  momentum=0.9, weight_decay=1e-4, mask_fraction=0.15, level_norm=False,
                  mixup=0.0, deformed_share=0.5, random_crop=False, silence_db=-80.0,
-                 validation_split=0.1, device="cpu",
-                 random_state=None, verbose=0):
+                 mixed_precision=False, validation_split=0.1, device="cpu",
+                 accelerator=None, random_state=None, verbose=0):
         self.loss = loss
         self.margin = margin
         self.scale = scale
@@ -216,8 +238,10 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         self.deformed_share = deformed_share
         self.random_crop = random_crop
         self.silence_db = silence_db
+        self.mixed_precision = mixed_precision
         self.validation_split = validation_split
         self.device = device
+        self.accelerator = accelerator
         self.random_state = random_state
         self.verbose = verbose
 
@@ -255,38 +279,40 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
             if groups.shape[0] != X.shape[0]:
                 raise ValueError(f"groups must hold one entry per clip ({X.shape[0]}), got "
                                  f"{groups.shape[0]}")
-        device = resolve_device(self.device)
+        device, shard = self._training_device()
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(2 ** 31 - 1))
         valid = _training.validation_mask(y_enc, self.validation_split, groups,
                                           rng.randint(2 ** 31 - 1))
         deformed = self._check_deformed(deformed, X)
         seg, seg_y, fit_X, fit_y = self._training_arrays(X, y_enc, ~valid)
-        train_data, train_y = fit_X, fit_y
-        if deformed is not None and self.deformed_share > 0:
-            train_data = _training.DeformedItems(fit_X, fit_y, deformed, np.flatnonzero(~valid),
-                                                 self.deformed_share,
-                                                 whole_clips=fit_X is not seg)
-            train_y = None
+        pairs = None
         if self.loss == "npair":
             _training.check_pairs(fit_y, names=self.classes_)
+            pairs = _training.PairBatches(fit_y, seed)
+        batches = _training.TrainingBatches(
+            fit_X, fit_y, self.batch_size, device, deformed=deformed,
+            clips=np.flatnonzero(~valid), share=self.deformed_share,
+            whole_clips=fit_X is not seg, pair_batches=pairs, shard=shard)
         callbacks = self._callbacks(seg, seg_y, X[valid], y_enc[valid], rng)
         net = self._build_net(X.shape[2], X.shape[3], _training.band_stats(seg, self.level_norm),
-                              criterion_params, callbacks, device, seed)
+                              criterion_params, callbacks, device)
         with _training.seeded_torch(seed, device):
-            net.initialize()
-            if device.type == "cpu" and _CPU_CHANNELS_LAST:
-                # NHWC: faster CPU training (benchmarks/RESULTS.md); CUDA keeps NCHW
-                net.module_.to(memory_format=torch.channels_last)
-            net.partial_fit(train_data, train_y)  # = net.fit, with the layout set in between
+            net.fit(batches)
         self._finish(net, seg, seg_y, valid)
         return self
 
-    def _build_net(self, n_mels, n_frames, band_stats, criterion_params, callbacks, device,
-                   seed):
+    def _build_net(self, n_mels, n_frames, band_stats, criterion_params, callbacks, device):
         """The skorch net: embedding network, loss head, optimiser and callbacks."""
         band_mean, band_std = band_stats
-        net = _training.MarginNet(
+        accelerated = {}
+        if self.accelerator is not None:  # the accelerator places everything
+            accelerated = dict(accelerator=self.accelerator, device=None,
+                               # the epoch table from the main process only, and only if asked
+                               callbacks__print_log__sink=(self.accelerator.print
+                                                           if self.verbose else print))
+        cls = _training.AcceleratedMarginNet if accelerated else _training.MarginNet
+        net = cls(
             module=EmbeddingNet,
             module__n_mels=n_mels,
             module__width=self.width,
@@ -305,14 +331,28 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
             batch_size=self.batch_size,
             max_epochs=self.epochs,
             train_split=None,
-            iterator_train__shuffle=True,
             callbacks=callbacks,
-            device=str(device),
+            **{"device": str(device), **accelerated},
             verbose=self.verbose,
         )
-        net.pair_seed = seed
+        net.channels_last = _CHANNELS_LAST  # NHWC: faster training (benchmarks/RESULTS.md)
         net.mixup_alpha = float(self.mixup)
+        net.mixed_precision = bool(self.mixed_precision)
         return net
+
+    def _training_device(self):
+        """Where this process trains, and its share of the batches ``(index, count)``."""
+        acc = self.accelerator
+        if acc is None:
+            return resolve_device(self.device), (0, 1)
+        if self.mixup > 0:
+            raise ValueError("mixup is not supported with an accelerator (skorch's "
+                             "AccelerateMixin replaces the training step); set mixup=0")
+        if acc.num_processes > 1 and not isinstance(self.random_state, numbers.Integral):
+            raise ValueError(
+                f"training over {acc.num_processes} processes needs random_state to be an int "
+                f"(every process must draw the same batches), got {self.random_state!r}")
+        return torch.device(acc.device), (acc.process_index, acc.num_processes)
 
     def _patches(self, X, reset):
         """X as (n_clips, n_segments, n_mels, n_frames) float32 (the shared clip validator)."""
@@ -395,6 +435,8 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
 
     def _finish(self, net, seg, seg_y, valid):
         """Fitted attributes: network, history, best epoch, training centroids."""
+        if isinstance(net, _training.AcceleratedMarginNet):
+            net.release_accelerator()
         self.net_ = net
         self.validation_mask_ = valid
         self.history_ = [dict(h) for h in net.history]
