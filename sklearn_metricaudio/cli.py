@@ -197,6 +197,9 @@ def cmd_evaluate(args):
                 raise ValueError("--report runs the augmentation comparison itself (its size "
                                  "from --grid); --augment, --folds and --budget go without "
                                  "--report")
+            if args.model != "all":
+                raise ValueError("--report runs every model of both papers (gmm, svm and the "
+                                 "four margins); --model goes without --report")
             grid = check_grid(args.grid or "tiny")
             # every margin setting checked before any work
             paper_models(args.model, random_state=args.random_state,

@@ -207,6 +207,65 @@ def test_a_changed_setting_recomputes_only_what_depends_on_it(synth, tmp_path, c
     assert by_class == {"MarginEmbeddingClassifier": 4 * 2}
 
 
+def test_changed_features_retrain_what_reads_them(synth, tmp_path, count_fits, monkeypatch):
+    # the fold keys stand for the features through the feature code, the library versions
+    # and the deformations, not the arrays' content: a change there must miss the store
+    kw = dict(grid=RESUME, parts=("tables", "fig3"), n_jobs=1, progress=False,
+              log=lambda m: None, cache_dir=tmp_path / "cache")
+    pr.paper_report(synth, tmp_path / "a", **kw)
+    total = count_fits["fits"]
+    count_fits.update(fits=0)
+    versions = pr._library_versions()
+    monkeypatch.setattr(pr, "_library_versions", lambda: {**versions, "torch": "99.0"})
+    pr.paper_report(synth, tmp_path / "b", **kw)
+    assert count_fits["fits"] == total
+
+
+def test_estimator_fingerprint_sees_nested_estimators_in_lists_of_pairs():
+    from sklearn.base import BaseEstimator
+    from sklearn.svm import LinearSVC
+
+    from sklearn_metricaudio.evaluation.store import estimator_fingerprint
+
+    class Holder(BaseEstimator):
+        def __init__(self, parts=None, n_jobs=None):
+            self.parts, self.n_jobs = parts, n_jobs
+
+    def fp(C, n_jobs=None):
+        return estimator_fingerprint(Holder([("svm", LinearSVC(C=C))], n_jobs=n_jobs))
+
+    assert fp(1.0) != fp(2.0)
+    assert fp(1.0) == fp(1.0, n_jobs=4)      # n_jobs splits the work, it is not the result
+
+
+def test_evaluate_folds_resumes_from_its_store(tmp_path):
+    from sklearn.linear_model import LogisticRegression
+
+    from sklearn_metricaudio.evaluation import evaluate_folds
+
+    fits = []
+
+    class Counting(LogisticRegression):
+        def fit(self, X, y, **kwargs):
+            fits.append(self.C)
+            return super().fit(X, y)
+
+    rng = np.random.default_rng(0)
+    X, y, fold = rng.normal(size=(30, 4)), np.repeat([0, 1, 2], 10), np.tile([1, 2, 3], 10)
+    kw = dict(store=tmp_path / "store", progress=False)
+    a = evaluate_folds(Counting(), X, y, fold, **kw)
+    assert len(fits) == 3 and len(ResultStore(tmp_path / "store")) == 3
+    b = evaluate_folds(Counting(), X, y, fold, **kw)
+    assert len(fits) == 3                                   # every fold loaded
+    np.testing.assert_array_equal(a.scores, b.scores)
+    assert a.balanced_accuracy == b.balanced_accuracy
+    evaluate_folds(Counting(C=0.5), X, y, fold, **kw)       # another setting: fitted again
+    evaluate_folds(Counting(), X + 1, y, fold, **kw)        # other data: fitted again
+    assert fits == [1.0] * 3 + [0.5] * 3 + [1.0] * 3
+    with pytest.raises(ValueError, match=r"fold must hold one entry per clip \(30\), got 29"):
+        evaluate_folds(Counting(), X, y, fold[:29], **kw)
+
+
 def test_a_failure_leaves_no_partial_report_and_keeps_the_earlier_one(synth, tmp_path,
                                                                       monkeypatch):
     kw = dict(grid=RESUME, parts=("ins",), n_jobs=1, progress=False, log=lambda m: None,
@@ -237,8 +296,16 @@ def test_bad_input_is_refused_up_front(synth, tmp_path):
         pr.check_grid({"lengths": (0,)})
     with pytest.raises(ValueError, match="grid seeds must be a positive int"):
         pr.check_grid({"seeds": 0})
+    with pytest.raises(ValueError, match="grid augment_schemes: unknown augmentation scheme"):
+        pr.check_grid({"augment_schemes": ("none", "mixup")})
+    with pytest.raises(ValueError, match="grid ins_surrogates must be a positive int"):
+        pr.check_grid({"ins_surrogates": 0})
+    with pytest.raises(ValueError, match="grid ins_seconds must be positive"):
+        pr.check_grid({"ins_seconds": -1.0})
     with pytest.raises(ValueError, match="unknown report part"):
         pr.paper_report(synth, tmp_path / "r", parts=("tables", "fig7"))
+    with pytest.raises(ValueError, match=r"it lacks \['fold'\]"):
+        pr.paper_report({k: v for k, v in synth.items() if k != "fold"}, tmp_path / "r")
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(ValueError, match="is not a report folder"):
         pr.paper_report(synth, tmp_path / "notes.txt")
@@ -276,3 +343,6 @@ def test_cli_report_options_are_checked(tmp_path, capsys):
     assert "--grid goes with --report" in capsys.readouterr().err
     assert main(["evaluate", "--report", str(tmp_path / "r"), "--augment", "none"]) == 2
     assert "--augment, --folds and --budget go without --report" in capsys.readouterr().err
+    assert main(["evaluate", "--report", str(tmp_path / "r"), "--model", "svm"]) == 2
+    assert "--model goes without --report" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()

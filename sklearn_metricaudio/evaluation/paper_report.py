@@ -45,6 +45,7 @@ from sklearn.utils import Bunch
 
 from .._io import atomic_directory
 from .models import PAPER_BALANCED_ACCURACY, paper_models
+from .protocol import model_deformations
 from .report import (check_figures, collect_folds, fold_jobs, format_confusion_table,
                      per_class_auc, save_confusion_png, save_roc_png)
 from .store import (Job, ResultStore, estimator_fingerprint, files_fingerprint, fingerprint,
@@ -111,13 +112,27 @@ def check_grid(grid):
         raise ValueError(f"grid lengths must be seconds (numbers), got {g.lengths!r}") from None
     if not g.lengths or any(not (0 < v <= 10) for v in g.lengths):
         raise ValueError(f"grid lengths must be seconds in (0, 10], got {g.lengths}")
-    for name in ("seeds", "folds", "epochs", "augment_folds"):
+    for name in ("seeds", "folds", "epochs", "augment_folds", "ins_surrogates"):
         value = g[name]
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                   or value < 1):
-            raise ValueError(f"grid {name} must be a positive int or None, got {value!r}")
-    if not isinstance(g.seeds, int):
-        raise ValueError(f"grid seeds must be a positive int, got {g.seeds!r}")
+            raise ValueError(f"grid {name} must be a positive int"
+                             f"{'' if name in ('seeds', 'ins_surrogates') else ' or None'}, "
+                             f"got {value!r}")
+    for name in ("seeds", "ins_surrogates"):
+        if not isinstance(g[name], int):
+            raise ValueError(f"grid {name} must be a positive int, got {g[name]!r}")
+    if g.ins_seconds is not None and (isinstance(g.ins_seconds, bool) or not isinstance(
+            g.ins_seconds, (int, float)) or not g.ins_seconds > 0):
+        raise ValueError(f"grid ins_seconds must be positive seconds or None, got "
+                         f"{g.ins_seconds!r}")
+    from .augmentation import parse_schemes
+
+    # checked here, not after the trainings that come before the comparison
+    try:
+        g.augment_schemes = tuple(parse_schemes(g.augment_schemes))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"grid augment_schemes: {exc}") from None
     return g
 
 
@@ -220,6 +235,10 @@ def paper_report(data, path, *, grid="tiny", parts=PARTS, preset=None, margin_pa
     if path.exists() and not (path.is_dir() and (path / "report.md").is_file()):
         raise ValueError(f"report path '{path}' exists and is not a report folder (no "
                          "report.md): give a new folder or an earlier report's")
+    missing = [k for k in ("filenames", "target", "target_names", "fold") if k not in data]
+    if missing:
+        raise ValueError(f"data must be a loaded data set (a Bunch with filenames, target, "
+                         f"target_names and fold); it lacks {missing}")
     check_figures()
     preset = preset or g.preset
     params = dict(margin_params or {})
@@ -249,8 +268,16 @@ def paper_report(data, path, *, grid="tiny", parts=PARTS, preset=None, margin_pa
                 clip_seconds=clip_seconds, preset=preset, params=params, computed=0, loaded=0)
 
     # ---- features: one job per kind x input length, cached with joblib.Memory
-    deformations = next((m.deformations for m in [*table_models.values(), *cells.values()]
-                         if m.get("deformations")), None)
+    deformations = model_deformations({**table_models, **cells})
+    # what the features depend on besides the files and their settings: the feature and
+    # deformation code, the protocol (feature_pipeline, compute_features), the libraries
+    # and the deformations' settings (the fold keys stand for the features by this, not by
+    # their content, which may differ in the last bits when recomputed on another machine)
+    feature_code = (_code_key("features", files=("_io.py", "_torch.py",
+                                                 "evaluation/protocol.py")),
+                    _library_versions())
+    deformation_code = None if deformations is None else (_code_key("augment"),
+                                                          fingerprint(list(deformations)))
     want = {}
     if "tables" in parts:
         want[("mfcc", clip_seconds, 1.0)] = None
@@ -267,7 +294,8 @@ def paper_report(data, path, *, grid="tiny", parts=PARTS, preset=None, margin_pa
             want[k] = Bunch(X=X, deformed=D,
                             key=fingerprint(files_key, k, sr, X.shape, y, groups,
                                             None if D is None else D.shape,
-                                            [n for n, _ in deformations or []]))
+                                            feature_code,
+                                            deformation_code if D is not None else None))
 
     # ---- folds (Tables I-III) and grid cells (Fig. 3): one list of jobs, stored as they end
     runs = {}
@@ -322,7 +350,8 @@ def paper_report(data, path, *, grid="tiny", parts=PARTS, preset=None, margin_pa
         seconds = g.ins_seconds or clip_seconds
         files = [filenames[i] for i in first]
         key = fingerprint("ins", files_fingerprint(files), sr, seconds, g.ins_surrogates,
-                          random_state, _code_key("features"))
+                          random_state, _code_key("features", files=("_io.py", "_torch.py")),
+                          _library_versions())
         (waves, details), = run_jobs([Job(key, _ins_job, files, sr, seconds,
                                           g.ins_surrogates, random_state)], store,
                                      progress=False)
@@ -341,17 +370,24 @@ def paper_report(data, path, *, grid="tiny", parts=PARTS, preset=None, margin_pa
     return out
 
 
-def _code_key(*folders):
+def _code_key(*folders, files=()):
     from ..features import code_hash
 
-    return code_hash(*folders)
+    return code_hash(*folders, files=files)
 
 
-def _augmentation_job(data, model, schemes, duration, folds, cache_dir, device, n_jobs,
+def _library_versions():
+    from ..features import library_versions
+
+    return library_versions()
+
+
+def _augmentation_job(data, model, schemes, duration, sr, folds, cache_dir, device, n_jobs,
                       progress, random_state):
     from .augmentation import augmentation_study
 
-    return augmentation_study(data, model, schemes=schemes, duration=duration, folds=folds,
+    return augmentation_study(data, model, schemes=schemes, duration=duration, sr=sr,
+                              folds=folds,
                               cache_dir=cache_dir, budget="steps", device=device,
                               n_jobs=n_jobs, progress=progress, random_state=random_state,
                               log=lambda m: None)
@@ -373,13 +409,15 @@ def _augmentation(data, g, preset, params, fold, all_folds, files_key, y, groups
         log(note)
     key = fingerprint("augmentation", files_key, y, fold, groups, clip_seconds, sr,
                       estimator_fingerprint(model.estimator), schemes, folds,
-                      device, random_state, _code_key("augment", "evaluation"))
+                      device, random_state,
+                      _code_key("augment", "evaluation", "features",
+                                files=("_io.py", "_torch.py")), _library_versions())
     stored = key in store
     log(f"augmentation schemes {schemes} on test folds {folds}"
         + (" (stored)" if stored else ""))
     d = Bunch(filenames=list(data.filenames), target=y, fold=fold, fsID=groups)
     (res,) = run_jobs([Job(key, _augmentation_job, d, model.estimator, schemes,
-                           clip_seconds, folds, feature_cache, device, n_jobs, progress,
+                           clip_seconds, sr, folds, feature_cache, device, n_jobs, progress,
                            random_state)], store, n_jobs=1, progress=False)
     res.note = note
     return res
@@ -581,7 +619,8 @@ def _write_fig3(r, d):
     else:
         n_sig = sum(p.significant for p in t.pairs)
         md += [f"{n_sig} of {len(t.pairs)} differences significant.", "",
-               "| a | b | mean diff (points) | p | 95 % CI | significant |",
+               f"| a | b | mean diff (points) | p | {100 * t.confidence_level:g} % CI "
+               "| significant |",
                "|---|---|---|---|---|---|"]
         for p in t.pairs:
             if p.a[0] == p.b[0] or p.a[1] == p.b[1]:

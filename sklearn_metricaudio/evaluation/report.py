@@ -21,8 +21,8 @@ from ..datasets import predefined_fold_cv
 # from 1.7 its warning filters, travel to the workers), under any joblib backend
 from .store import Job, ResultStore, estimator_fingerprint, fingerprint, run_jobs
 
-__all__ = ["evaluate_folds", "fold_jobs", "collect_folds", "format_confusion_table", "per_class_auc", "save_confusion_png",
-           "save_roc_png", "check_figures"]
+__all__ = ["evaluate_folds", "fold_jobs", "collect_folds", "format_confusion_table",
+           "per_class_auc", "save_confusion_png", "save_roc_png", "check_figures"]
 
 def _scores(est, X):
     if hasattr(est, "decision_function"):
@@ -81,7 +81,7 @@ def fold_jobs(estimator, X, y, fold, *, groups=None, deformed=None, data_key=Non
     Parameters
     ----------
     estimator, X, y, fold, groups, deformed
-        As :func:`evaluate_folds` (already checked there).
+        As :func:`evaluate_folds`.
     data_key : str or None
         A fingerprint that stands for ``X``, ``y``, ``groups`` and ``deformed``
         (saves hashing large arrays again); None: hash them.
@@ -92,6 +92,7 @@ def fold_jobs(estimator, X, y, fold, *, groups=None, deformed=None, data_key=Non
     -------
     list of Job
     """
+    X, y, fold, groups, deformed = _check_fold_inputs(X, y, fold, groups, deformed)
     splits = list(predefined_fold_cv(fold).split())
     if keyed:
         est_key = estimator_fingerprint(estimator)
@@ -136,6 +137,10 @@ def collect_folds(results, y):
 
 def _check_fold_inputs(X, y, fold, groups, deformed):
     X, y, fold = np.asarray(X), np.asarray(y), np.asarray(fold)
+    for name, value in (("X", X), ("fold", fold)):
+        if value.ndim == 0 or value.shape[0] != y.shape[0]:
+            raise ValueError(f"{name} must hold one entry per clip ({y.shape[0]}), got "
+                             f"{value.shape[0] if value.ndim else 'a scalar'}")
     if groups is not None:
         groups = np.asarray(groups)
         if groups.shape[0] != y.shape[0]:

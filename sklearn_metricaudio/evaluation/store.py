@@ -45,31 +45,44 @@ def fingerprint(*parts):
     return joblib.hash(parts, hash_name="sha1")
 
 
-def estimator_fingerprint(estimator):
-    """What decides an (unfitted) estimator's results: its class, its parameters and the
-    package's model code (``models/``); ``n_jobs`` and ``verbose`` are left out.
+def _describe(estimator):
+    """(class, parameters) of an estimator, nested estimators described the same way.
 
-    Nested estimators enter through their class and their own parameters.
+    ``get_params(deep=True)`` flattens only parameters that are estimators themselves;
+    a list of (name, estimator) pairs that is not a scikit-learn composition (e.g. a
+    list of deformations) would otherwise enter by its class names alone.
+    """
+    cls = type(estimator)
+    params = {}
+    for name, value in estimator.get_params(deep=False).items():
+        if name in _NOT_OUTPUT:
+            continue
+        if hasattr(value, "get_params") and not isinstance(value, type):
+            value = _describe(value)
+        elif isinstance(value, (list, tuple)) and value and all(
+                isinstance(v, tuple) and len(v) == 2 and hasattr(v[1], "get_params")
+                and not isinstance(v[1], type) for v in value):
+            value = [(n, _describe(v)) for n, v in value]
+        params[name] = value
+    return f"{cls.__module__}.{cls.__qualname__}", params
+
+
+def estimator_fingerprint(estimator):
+    """What decides an (unfitted) estimator's results: its class, its parameters (nested
+    estimators' too), the package's model code (``models/``, ``_torch.py``) and the
+    versions of scikit-learn, numpy, scipy and torch; ``n_jobs`` and ``verbose`` are
+    left out.
 
     >>> from sklearn.svm import LinearSVC
     >>> estimator_fingerprint(LinearSVC(C=1.0)) == estimator_fingerprint(LinearSVC(C=2.0))
     False
     """
-    from ..features import code_hash
+    import sklearn
 
-    cls = type(estimator)
-    params = {}
-    for name, value in estimator.get_params(deep=True).items():
-        if name.split("__")[-1] in _NOT_OUTPUT:
-            continue
-        if hasattr(value, "get_params"):
-            value = f"{type(value).__module__}.{type(value).__qualname__}"
-        elif isinstance(value, (list, tuple)) and value and all(
-                isinstance(v, tuple) and len(v) == 2 and hasattr(v[1], "get_params")
-                for v in value):
-            value = [(n, f"{type(v).__module__}.{type(v).__qualname__}") for n, v in value]
-        params[name] = value
-    return fingerprint(f"{cls.__module__}.{cls.__qualname__}", params, code_hash("models"))
+    from ..features import code_hash, library_versions
+
+    return fingerprint(_describe(estimator), code_hash("models", files=("_torch.py",)),
+                       sklearn.__version__, library_versions())
 
 
 def files_fingerprint(filenames):
