@@ -1,3 +1,4 @@
+import os
 """Decoding, resampling, atomic writes and AudioLoader, against soundfile/numpy."""
 
 import pickle
@@ -96,6 +97,32 @@ def test_atomic_directory_leaves_nothing_on_failure(tmp_path):
             (tmp / "f").write_text("x")
             raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_directory_keeps_the_earlier_directory_when_the_final_rename_fails(
+        tmp_path, monkeypatch):
+    """replace=True: the old directory is moved aside only at the end; if putting the new one
+    in place fails then, the old one comes back, whole, and nothing else is left."""
+    target = tmp_path / "report"
+    target.mkdir()
+    (target / "old.md").write_text("earlier")
+    real_replace = os.replace
+
+    def failing_replace(src, dst):
+        if ".part" in os.fspath(src):
+            raise OSError("disk full")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(OSError, match="disk full"):
+        with atomic_directory(target, replace=True) as tmp:
+            (tmp / "new.md").write_text("new")
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == [target]
+    assert [p.name for p in target.iterdir()] == ["old.md"]
+    with atomic_directory(target, replace=True) as tmp:   # and a later run replaces it
+        (tmp / "new.md").write_text("new")
+    assert [p.name for p in target.iterdir()] == ["new.md"] and list(tmp_path.iterdir()) == [target]
 
 
 # ----------------------------------------------------------------------------- AudioLoader
