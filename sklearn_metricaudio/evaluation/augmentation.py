@@ -416,16 +416,16 @@ def format_acceptance_table(table, target_names=None, title=""):
 
 def save_augmentation_png(result, path, title=""):
     """Box plot of balanced accuracy across folds per scheme (the paper's Fig. 1)."""
-    from .report import _new_figure, _save_figure
+    from .report import new_figure, save_figure
 
     names = [s for s in result.schemes if not s.startswith("only:")]
-    fig, ax = _new_figure((6.5, 4.5))
+    fig, ax = new_figure((6.5, 4.5))
     ax.boxplot([100 * result.schemes[s].fold_scores for s in names], tick_labels=names)
     for i, s in enumerate(names, 1):
         ax.plot([i] * len(result.folds), 100 * result.schemes[s].fold_scores, "k.", alpha=0.5)
     ax.set_ylabel("balanced accuracy per fold (%)")
     ax.set_title(title or "augmentation schemes")
-    return _save_figure(fig, Path(path))
+    return save_figure(fig, Path(path))
 
 
 def augmentation_study(data, model, *, schemes=SCHEMES, duration, sr=22050, metric=None,

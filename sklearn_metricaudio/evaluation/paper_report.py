@@ -563,7 +563,7 @@ def _write_all(r, d):
 
 
 def _write_fig3(r, d):
-    from .report import _new_figure, _save_figure
+    from .report import new_figure, save_figure
 
     rows, t = r.fig3.rows, r.fig3.tukey
     grid_csv = _write_csv(d / "fig3_grid.csv",
@@ -579,7 +579,7 @@ def _write_fig3(r, d):
     # box plots: input lengths along x, the four margins side by side (the paper's layout)
     lengths = list(dict.fromkeys(x.input_seconds for x in rows))
     margins = list(dict.fromkeys(x.margin for x in rows))
-    fig, ax = _new_figure((1.6 + 1.5 * len(lengths), 4.5))
+    fig, ax = new_figure((1.6 + 1.5 * len(lengths), 4.5))
     width = 0.8 / len(margins)
     colours = ["C0", "C1", "C2", "C3", "C4"]
     for k, m in enumerate(margins):
@@ -597,7 +597,7 @@ def _write_fig3(r, d):
     ax.set_ylabel("balanced accuracy per training (%)")
     ax.set_title("Fig. 3: margins x input lengths")
     ax.legend(fontsize=8)
-    png = _save_figure(fig, d / "fig3_margins_lengths.png").name
+    png = save_figure(fig, d / "fig3_margins_lengths.png").name
     md = ["### Fig. 3: margins x input lengths", "",
           f"{len(rows)} trainings: {len(margins)} margins x {len(lengths)} input lengths x "
           f"{r.grid.seeds} seed(s) x {len(r.test_folds)} test fold(s); one balanced accuracy "

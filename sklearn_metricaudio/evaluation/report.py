@@ -259,15 +259,20 @@ def check_figures():
         ) from exc
 
 
-def _new_figure(figsize):
-    # a bare Figure, not pyplot: no global backend switch, no figure manager to leak
+def new_figure(figsize):
+    """A bare matplotlib Figure with one Axes: ``(fig, ax)``.
+
+    Not pyplot: no global backend switch, no figure manager to leak. The report modules
+    draw on it and write it with :func:`save_figure`.
+    """
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=figsize)
     return fig, fig.subplots()
 
 
-def _save_figure(fig, path):
+def save_figure(fig, path):
+    """Write ``fig`` to ``path`` (format from the suffix) atomically; return the path."""
     path = Path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=path.suffix[1:] or "png", dpi=120, bbox_inches="tight")
@@ -281,11 +286,11 @@ def save_confusion_png(result, target_names, path, title=""):
     names = [str(target_names[c]) for c in result.classes]
     cm = 100 * confusion_matrix(result.y_true, result.y_pred, labels=result.classes,
                                 normalize="true")
-    fig, ax = _new_figure((7, 6))
+    fig, ax = new_figure((7, 6))
     ConfusionMatrixDisplay(cm, display_labels=names).plot(ax=ax, values_format=".1f",
                                                           xticks_rotation=45, colorbar=False)
     ax.set_title(f"{title}  balanced accuracy {100 * result.balanced_accuracy:.1f} %")
-    return _save_figure(fig, path)
+    return save_figure(fig, path)
 
 
 def save_roc_png(result, target_names, path, title=""):
@@ -293,11 +298,11 @@ def save_roc_png(result, target_names, path, title=""):
     from sklearn.metrics import RocCurveDisplay
 
     Y = _one_vs_rest(result)
-    fig, ax = _new_figure((6.5, 6))
+    fig, ax = new_figure((6.5, 6))
     for k, c in enumerate(result.classes):
         if 0 < Y[:, k].sum() < len(Y):
             RocCurveDisplay.from_predictions(Y[:, k], result.scores[:, k], ax=ax,
                                              name=str(target_names[c]))
     ax.plot([0, 1], [0, 1], "k:", lw=0.8)
     ax.set_title(f"{title} one-vs-rest ROC")
-    return _save_figure(fig, path)
+    return save_figure(fig, path)

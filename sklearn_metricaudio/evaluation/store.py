@@ -86,22 +86,17 @@ def estimator_fingerprint(estimator):
 
 
 def files_fingerprint(filenames):
-    """SHA-1 of the files' names, sizes and modification times (an edited file changes it).
+    """SHA-1 of the files' names, sizes and modification times (an edited file changes it):
+    :func:`~sklearn_metricaudio.features.file_fingerprint`, the feature cache's, hashed.
 
     Raises
     ------
     FileNotFoundError
         A file does not exist (named).
     """
-    items = []
-    for f in filenames:
-        path = os.fsdecode(f)
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            raise FileNotFoundError(f"audio file not found: '{path}'") from None
-        items.append((path, st.st_size, st.st_mtime_ns))
-    return fingerprint(items)
+    from ..features import file_fingerprint
+
+    return fingerprint(file_fingerprint([os.fsdecode(f) for f in filenames]))
 
 
 class ResultStore:

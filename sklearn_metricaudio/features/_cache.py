@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils.validation import check_memory
 
-__all__ = ["cached_transform", "feature_code_hash", "code_hash", "library_versions"]
+__all__ = ["cached_transform", "feature_code_hash", "code_hash", "library_versions",
+           "file_fingerprint"]
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 
@@ -45,8 +46,15 @@ def feature_code_hash():
     return code_hash("features", files=("_io.py", "_torch.py"))
 
 
-def _file_fingerprint(X):
-    """(path, size, mtime) of every input when X holds file names; None for waveforms."""
+def file_fingerprint(X):
+    """(path, size, mtime) of every input when X holds file names; None for waveforms.
+
+    An edited or replaced file changes it; a missing one raises ``FileNotFoundError`` naming
+    it. The feature cache and the result store (``evaluation.store``) key on it.
+
+    >>> file_fingerprint(np.zeros((2, 8))) is None
+    True
+    """
     if isinstance(X, np.ndarray) and X.dtype.kind in "fiuc":
         return None
     items = list(X)
@@ -132,7 +140,7 @@ def cached_transform(transformer, X, *, memory=None, compute=None):
     True
     """
     memory = check_memory(str(memory) if isinstance(memory, os.PathLike) else memory)
-    key = (_settings(transformer), _file_fingerprint(X), feature_code_hash(), library_versions())
+    key = (_settings(transformer), file_fingerprint(X), feature_code_hash(), library_versions())
     if isinstance(X, (list, tuple)) or (isinstance(X, np.ndarray) and X.dtype == object):
         X = [os.fsdecode(x) if isinstance(x, (bytes, os.PathLike)) else x for x in X]
     return memory.cache(_transform, ignore=["transformer", "compute"])(transformer, X, key,
