@@ -19,9 +19,9 @@ from .centroid import CentroidClassifier
 
 __all__ = ["MarginEmbeddingClassifier"]
 
-# Train in NHWC (channels last): oneDNN on the CPU and cuDNN on CUDA run the small
-# depthwise-separable blocks faster in that layout. A switch only so that
-# benchmarks/bench_margin.py can time both layouts in one run.
+# Train in NHWC (channels last): oneDNN on the CPU runs the small depthwise-separable blocks
+# faster in that layout; on CUDA the two layouts measured level (launch-bound steps), so one
+# layout serves both. A switch only so that benchmarks/bench_margin.py can time both.
 _CHANNELS_LAST = True
 
 
@@ -122,8 +122,8 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         exists raises a ``RuntimeError``. A model fitted on CUDA pickles and
         predicts on a CPU-only machine; set ``device="cpu"`` on a loaded model
         to move it explicitly. The network trains in the channels-last (NHWC)
-        memory layout, faster than the default layout with the same results up
-        to float rounding, on batches gathered where the data lives (on the
+        memory layout (faster on a CPU, level on CUDA, the same results up to
+        float rounding), on batches gathered where the data lives (on the
         device when the training set fits in half its free memory).
     accelerator : accelerate.Accelerator or None, default=None
         Train through skorch's Accelerate integration (``skorch.hf.AccelerateMixin``;
@@ -265,6 +265,13 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
             fractional ``validation_split`` then never separates clips of one
             recording. Routed by scikit-learn's metadata routing
             (``set_fit_request(groups=True)``).
+        deformed : array of shape (n_clips, n_variants, n_segments, n_mels, n_frames), \
+default=None
+            Log-mel patches of every clip's deformed versions (e.g.
+            :func:`~sklearn_metricaudio.evaluation.deformed_features` with
+            :func:`~sklearn_metricaudio.augment.training_deformations`), float16 or
+            memory-mapped if need be: each training segment is swapped for one of them
+            with probability ``deformed_share`` at every step. Never used at prediction.
 
         Returns
         -------
