@@ -215,8 +215,8 @@ def test_changed_features_retrain_what_reads_them(synth, tmp_path, count_fits, m
     pr.paper_report(synth, tmp_path / "a", **kw)
     total = count_fits["fits"]
     count_fits.update(fits=0)
-    versions = pr._library_versions()
-    monkeypatch.setattr(pr, "_library_versions", lambda: {**versions, "torch": "99.0"})
+    versions = pr.library_versions()
+    monkeypatch.setattr(pr, "library_versions", lambda: {**versions, "torch": "99.0"})
     pr.paper_report(synth, tmp_path / "b", **kw)
     assert count_fits["fits"] == total
 

@@ -44,6 +44,7 @@ from sklearn.metrics import balanced_accuracy_score, confusion_matrix
 from sklearn.utils import Bunch
 
 from .._io import atomic_directory
+from ..features import code_hash, library_versions
 from .models import PAPER_BALANCED_ACCURACY, paper_models
 from .protocol import model_deformations
 from .report import (check_figures, collect_folds, fold_jobs, format_confusion_table,
@@ -273,10 +274,10 @@ def paper_report(data, path, *, grid="tiny", parts=PARTS, preset=None, margin_pa
     # deformation code, the protocol (feature_pipeline, compute_features), the libraries
     # and the deformations' settings (the fold keys stand for the features by this, not by
     # their content, which may differ in the last bits when recomputed on another machine)
-    feature_code = (_code_key("features", files=("_io.py", "_torch.py",
+    feature_code = (code_hash("features", files=("_io.py", "_torch.py",
                                                  "evaluation/protocol.py")),
-                    _library_versions())
-    deformation_code = None if deformations is None else (_code_key("augment"),
+                    library_versions())
+    deformation_code = None if deformations is None else (code_hash("augment"),
                                                           fingerprint(list(deformations)))
     want = {}
     if "tables" in parts:
@@ -350,8 +351,8 @@ def paper_report(data, path, *, grid="tiny", parts=PARTS, preset=None, margin_pa
         seconds = g.ins_seconds or clip_seconds
         files = [filenames[i] for i in first]
         key = fingerprint("ins", files_fingerprint(files), sr, seconds, g.ins_surrogates,
-                          random_state, _code_key("features", files=("_io.py", "_torch.py")),
-                          _library_versions())
+                          random_state, code_hash("features", files=("_io.py", "_torch.py")),
+                          library_versions())
         (waves, details), = run_jobs([Job(key, _ins_job, files, sr, seconds,
                                           g.ins_surrogates, random_state)], store,
                                      progress=False)
@@ -368,18 +369,6 @@ def paper_report(data, path, *, grid="tiny", parts=PARTS, preset=None, margin_pa
     out.seconds = time.perf_counter() - t_start
     log(f"report: {path} ({out.computed} trainings run, {out.loaded} loaded)")
     return out
-
-
-def _code_key(*folders, files=()):
-    from ..features import code_hash
-
-    return code_hash(*folders, files=files)
-
-
-def _library_versions():
-    from ..features import library_versions
-
-    return library_versions()
 
 
 def _augmentation_job(data, model, schemes, duration, sr, folds, cache_dir, device, n_jobs,
@@ -410,8 +399,8 @@ def _augmentation(data, g, preset, params, fold, all_folds, files_key, y, groups
     key = fingerprint("augmentation", files_key, y, fold, groups, clip_seconds, sr,
                       estimator_fingerprint(model.estimator), schemes, folds,
                       device, random_state,
-                      _code_key("augment", "evaluation", "features",
-                                files=("_io.py", "_torch.py")), _library_versions())
+                      code_hash("augment", "evaluation", "features",
+                                files=("_io.py", "_torch.py")), library_versions())
     stored = key in store
     log(f"augmentation schemes {schemes} on test folds {folds}"
         + (" (stored)" if stored else ""))
