@@ -313,7 +313,8 @@ def build_parser():
         sp.add_argument("--device", default=None,
                         help="margin model: torch device, cpu, cuda, cuda:N or auto "
                              "(demo: cpu, evaluate: auto)")
-        sp.add_argument("--out", default="metricaudio_output", help="folder for the PNG figures")
+        sp.add_argument("--out", default="metricaudio_output",
+                        help="folder for the PNG figures (evaluate --report: they go in DIR)")
         sp.add_argument("--n-jobs", type=int, default=2, help="parallel folds / decoders")
         sp.add_argument("--random-state", type=int, default=0)
         sp.add_argument("--data-home", default=None,
