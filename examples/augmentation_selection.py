@@ -26,13 +26,12 @@ is ``metricaudio evaluate --augment ...`` (``benchmarks/RESULTS.md``).
 from __future__ import annotations
 
 import argparse
-import os
-from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.pipeline import make_pipeline
 
+from sklearn_metricaudio.datasets import get_data_home
 from sklearn_metricaudio import (AudioLoader, CentroidClassifier, LogMelPatches,
                                  MarginEmbeddingClassifier, MetricAugmentationSelector,
                                  make_urban_sounds)
@@ -47,11 +46,11 @@ def main(argv=None):
     ap.add_argument("--n-folds", type=int, default=4)
     ap.add_argument("--epochs", type=int, default=10, help="metric and classifier epochs")
     ap.add_argument("--n-neighbors", type=int, default=5)
-    ap.add_argument("--data-home", default=os.environ.get("METRICAUDIO_DATA",
-                                                          "~/.cache/sklearn_metricaudio"))
+    ap.add_argument("--data-home", default=None,
+                    help="default: $METRICAUDIO_DATA or ~/.cache/sklearn_metricaudio")
     args = ap.parse_args(argv)
 
-    root = Path(args.data_home).expanduser() / (f"urban_sounds_n{args.n_per_class}"
+    root = get_data_home(args.data_home) / (f"urban_sounds_n{args.n_per_class}"
                                                 f"_f{args.n_folds}_rs0")
     data = make_urban_sounds(root, n_per_class=args.n_per_class, n_folds=args.n_folds,
                              random_state=0)

@@ -21,12 +21,12 @@ threshold.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 
+from sklearn_metricaudio.datasets import get_data_home
 from sklearn_metricaudio import AudioLoader, INSTransformer, make_urban_sounds
 from sklearn_metricaudio.evaluation import format_ins_table
 
@@ -38,11 +38,11 @@ def main(argv=None):
     ap.add_argument("--seconds", type=float, default=2.0, help="excerpt analysed per clip")
     ap.add_argument("--n-surrogates", type=int, default=50)
     ap.add_argument("--plot", default=None, help="also save the figure to this PNG")
-    ap.add_argument("--data-home", default=os.environ.get("METRICAUDIO_DATA",
-                                                          "~/.cache/sklearn_metricaudio"))
+    ap.add_argument("--data-home", default=None,
+                    help="default: $METRICAUDIO_DATA or ~/.cache/sklearn_metricaudio")
     args = ap.parse_args(argv)
 
-    root = Path(args.data_home).expanduser() / "urban_sounds_n2_f2_rs0"
+    root = get_data_home(args.data_home) / "urban_sounds_n2_f2_rs0"
     data = make_urban_sounds(root, n_per_class=2, n_folds=2, random_state=0)
     classes = np.arange(min(args.n_clips, len(data.target_names)))
     first = [int(np.flatnonzero(data.target == k)[0]) for k in classes]

@@ -24,14 +24,13 @@ figures are in ``benchmarks/RESULTS.md``).
 from __future__ import annotations
 
 import argparse
-import os
-from pathlib import Path
 
 import numpy as np
 from sklearn import config_context
 from sklearn.model_selection import PredefinedSplit, cross_val_score
 from sklearn.pipeline import make_pipeline
 
+from sklearn_metricaudio.datasets import get_data_home
 from sklearn_metricaudio import (AudioLoader, CentroidClassifier, LogMelPatches,
                                  MarginEmbeddingClassifier, make_urban_sounds)
 
@@ -53,11 +52,11 @@ def main(argv=None):
     ap.add_argument("--n-folds", type=int, default=4)
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--width", type=float, default=0.25, help="MobileNet width multiplier")
-    ap.add_argument("--data-home", default=os.environ.get("METRICAUDIO_DATA",
-                                                          "~/.cache/sklearn_metricaudio"))
+    ap.add_argument("--data-home", default=None,
+                    help="default: $METRICAUDIO_DATA or ~/.cache/sklearn_metricaudio")
     args = ap.parse_args(argv)
 
-    root = Path(args.data_home).expanduser() / (f"urban_sounds_n{args.n_per_class}"
+    root = get_data_home(args.data_home) / (f"urban_sounds_n{args.n_per_class}"
                                                 f"_f{args.n_folds}_rs0")
     data = make_urban_sounds(root, n_per_class=args.n_per_class, n_folds=args.n_folds,
                              random_state=0)

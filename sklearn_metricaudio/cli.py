@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 import time
 from pathlib import Path
@@ -36,9 +35,9 @@ def _checking_input():
 
 
 def _data_home(path=None):
-    if path:
-        return Path(path).expanduser()
-    return Path(os.environ.get("METRICAUDIO_DATA", "~/.cache/sklearn_metricaudio")).expanduser()
+    from .datasets import get_data_home
+
+    return get_data_home(path)
 
 
 def _margin_params(args, **defaults):

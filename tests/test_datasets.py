@@ -150,3 +150,16 @@ def test_synthetic_bad_arguments(tmp_path):
     with pytest.raises(FileExistsError):
         make_urban_sounds(tmp_path / "user", n_per_class=1, n_folds=1)
     assert (tmp_path / "user" / "precious.txt").read_text() == "x"
+
+
+def test_get_data_home_reads_the_argument_then_the_environment_then_the_default(monkeypatch,
+                                                                                 tmp_path):
+    from pathlib import Path
+
+    from sklearn_metricaudio.datasets import get_data_home
+
+    monkeypatch.setenv("METRICAUDIO_DATA", str(tmp_path / "env"))
+    assert get_data_home(tmp_path / "given") == tmp_path / "given"
+    assert get_data_home() == tmp_path / "env"
+    monkeypatch.delenv("METRICAUDIO_DATA")
+    assert get_data_home() == Path.home() / ".cache" / "sklearn_metricaudio"
