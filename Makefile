@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test,plot,scale]"
+	$(PY) -m pip install --quiet -e ".[test,plot,scale,onnx]"
 	@touch $(STAMP)
 
 install: $(STAMP)

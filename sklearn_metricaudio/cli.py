@@ -264,17 +264,27 @@ def cmd_ins(args):
 
 
 def cmd_predict(args):
-    import joblib
+    from .deploy import UntrustedModelError, load_model
 
     with _checking_input():
         if not Path(args.model).is_file():
             raise FileNotFoundError(f"model file '{args.model}' not found")
-        model = joblib.load(args.model)
-        # a model fitted on a GPU predicts on this machine's CPU
-        devices = {k: "cpu" for k in _deep_params(model)
-                   if k == "device" or k.endswith("__device")}
-        if devices:
-            model.set_params(**devices)
+        if args.trust_pickle:
+            import joblib
+
+            model = joblib.load(args.model)  # the user vouches for the file
+            # a model fitted on a GPU predicts on this machine's CPU
+            devices = {k: "cpu" for k in _deep_params(model)
+                       if k == "device" or k.endswith("__device")}
+            if devices:
+                model.set_params(**devices)
+        else:
+            try:
+                model = load_model(args.model, device="cpu")
+            except UntrustedModelError as exc:
+                raise UntrustedModelError(
+                    f"{exc}. If you made this file yourself, pass --trust-pickle (a pickle "
+                    "runs whatever code it holds when loaded)") from exc
     files = list(args.files)
     labels = model.predict(files)
     if hasattr(model, "predict_proba"):
@@ -359,8 +369,12 @@ def build_parser():
     common(e)
     e.set_defaults(func=cmd_evaluate)
 
-    pr = sub.add_parser("predict", help="label audio files with a saved (joblib) pipeline")
-    pr.add_argument("model", help="a joblib file holding a fitted pipeline that takes file paths")
+    pr = sub.add_parser("predict", help="label audio files with a saved pipeline")
+    pr.add_argument("model", help="a model file written by sklearn_metricaudio.deploy.save_model "
+                                  "(a fitted pipeline that takes file paths)")
+    pr.add_argument("--trust-pickle", action="store_true",
+                    help="the model file is a pickle (joblib.dump) that you trust: loading a "
+                         "pickle runs whatever code it holds, so only for files you made")
     pr.add_argument("files", nargs="+", help="audio files (wav, flac, ogg)")
     pr.set_defaults(func=cmd_predict)
 

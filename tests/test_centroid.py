@@ -116,3 +116,69 @@ def test_enroll_checks_its_input():
     clf = CentroidClassifier().fit(X[:2], [0, 1])
     assert clf.score(X, [0, 1, 2]) == pytest.approx(2 / 3)  # the unseen clip is simply wrong
     assert clf.enroll(X[2:], [2]).score(X, [0, 1, 2]) == 1.0
+
+
+# ---------------------------------------------------------------------- open-set rejection
+def _blobs(rng, centre, n, spread=0.1, segments=3):
+    return np.asarray(centre) + spread * rng.standard_normal((n, segments, len(centre)))
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_far_clips_are_unknown_and_known_ones_keep_their_label(metric):
+    rng = np.random.default_rng(0)
+    centres = {"a": [5.0, 0.0, 0.0], "b": [0.0, 5.0, 0.0]}
+    train = {k: _blobs(rng, c, 20) for k, c in centres.items()}
+    held_out = {k: _blobs(rng, c, 20) for k, c in centres.items()}   # for the threshold only
+    test = {k: _blobs(rng, c, 20) for k, c in centres.items()}
+    far = _blobs(rng, [0.0, 0.0, 5.0], 20)                             # a class never seen
+    X = np.concatenate(list(train.values()))
+    clf = CentroidClassifier(metric=metric).fit(X, np.repeat(["a", "b"], 20))
+    assert clf.predict(far).dtype.kind == "U" and set(clf.predict(far)) <= {"a", "b"}
+    calibration = np.concatenate(list(held_out.values()))
+    assert clf.calibrate(calibration, true_accept=1.0) is clf
+    # the threshold is the largest held-out distance: computed by hand from the held-out clips
+    np.testing.assert_allclose(clf.threshold_, clf.mean_distances(calibration).min(1).max())
+    assert clf.true_accept_ == 1.0
+    assert clf.predict(far).tolist() == ["unknown"] * 20
+    for label, clips in test.items():
+        assert clf.predict(clips).tolist() == [label] * 20
+    # the score: minus the smallest mean distance; far clips score below every known one
+    assert clf.score_samples(far).max() < min(clf.score_samples(c).min() for c in test.values())
+
+
+def test_calibrate_reaches_its_true_accept_rate_on_the_calibration_clips(rng):
+    X = rng.standard_normal((200, 2, 4))
+    clf = CentroidClassifier().fit(X[:100], np.repeat([0, 1], 50))
+    clf.calibrate(X[100:], true_accept=0.9)
+    distance = clf.mean_distances(X[100:]).min(1)
+    # at least the target share, and no more than one clip's worth above it
+    assert 0.9 <= np.mean(distance <= clf.threshold_) <= 0.9 + 1.5 / 100
+    assert clf.true_accept_ == np.mean(distance <= clf.threshold_)
+    # numeric labels: -1 for unknown, in the labels' dtype
+    pred = clf.predict(X[100:])
+    assert pred.dtype == clf.classes_.dtype and set(pred.tolist()) <= {-1, 0, 1}
+    assert np.sum(pred == -1) == np.sum(distance > clf.threshold_)
+    # predict_proba and decision_function stay closed-set
+    np.testing.assert_allclose(clf.predict_proba(X[100:]).sum(1), 1.0)
+
+
+def test_open_set_errors_and_labels():
+    X = np.array([[1.0, 0.0], [0.0, 1.0]])
+    clf = CentroidClassifier(unknown_label="a").fit(X, ["a", "b"])
+    with pytest.raises(ValueError, match="unknown_label='a' is one of the classes"):
+        clf.calibrate(X)
+    clf = CentroidClassifier().fit(X, ["a", "b"])
+    for bad in (0, 1.5, "x"):
+        with pytest.raises(ValueError, match="true_accept"):
+            clf.calibrate(X, true_accept=bad)
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        CentroidClassifier().calibrate(X)
+    # an unknown label of another type than the classes: object labels come out
+    clf = CentroidClassifier(unknown_label="none").fit(X, [3, 4]).calibrate(X, true_accept=0.5)
+    assert clf.predict([[-1.0, -1.0], [1.0, 0.0]]).tolist() == ["none", 3]
+    # enrolling keeps the threshold; the new class is recognised
+    clf = CentroidClassifier().fit(X, ["a", "b"]).calibrate(X * 0.9 + 0.05)
+    clf.enroll([[-1.0, 0.0]], ["c"])
+    assert clf.predict([[-2.0, 0.0], [0.0, -1.0]]).tolist() == ["c", "unknown"]

@@ -139,6 +139,27 @@ def test_silent_segments_are_left_out_of_the_clip_decision(patches):
                                rtol=1e-6)
 
 
+def test_calibrate_rejects_clips_beyond_the_held_out_threshold(patches):
+    X, y = patches[0], patches[1]
+    clf = MarginEmbeddingClassifier(**FAST).fit(X, y)
+    held_out = X[clf.validation_mask_]   # clips the network was not trained on
+    before = clf.predict(X)
+    assert clf.calibrate(held_out, true_accept=0.8) is clf
+    # by hand: the 0.8 quantile of the held-out clips' smallest mean distance over the
+    # sounding segments, from the embeddings and the centroids
+    def smallest(clips):
+        mask = clips.max(axis=(2, 3)) > clf.silence_db
+        return clf.centroid_.mean_distances(clf.transform(clips), mask).min(1)
+
+    np.testing.assert_allclose(clf.centroid_.threshold_,
+                               np.quantile(smallest(held_out), 0.8, method="higher"), rtol=1e-6)
+    np.testing.assert_allclose(clf.score_samples(X), -smallest(X), rtol=1e-6)
+    after = clf.predict(X)
+    rejected = smallest(X) > clf.centroid_.threshold_
+    assert rejected.any() and not rejected.all()
+    np.testing.assert_array_equal(after, np.where(rejected, -1, before))
+
+
 def test_training_divergence_is_a_clear_error():
     rng = np.random.default_rng(2)
     X, y = _bands(8, [0, 1, 2], rng)

@@ -259,8 +259,9 @@ def test_cli_ins_prints_the_table_and_draws(tmp_path, capsys):
 
 
 def test_cli_predict_labels_files_with_a_saved_pipeline(tiny_us8k, tmp_path, capsys):
-    import joblib
     from sklearn.linear_model import LogisticRegression
+
+    from sklearn_metricaudio.deploy import save_model
 
     _, root = tiny_us8k
     data = load_urbansound8k(root)
@@ -268,8 +269,8 @@ def test_cli_predict_labels_files_with_a_saved_pipeline(tiny_us8k, tmp_path, cap
 
     frame_model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
     pipe = _pipe(SegmentAggregateClassifier(frame_model)).fit(data.filenames, data.target)
-    joblib.dump(pipe, tmp_path / "model.joblib")
-    assert main(["predict", str(tmp_path / "model.joblib"), *data.filenames[:3]]) == 0
+    save_model(pipe, tmp_path / "model.skops")
+    assert main(["predict", str(tmp_path / "model.skops"), *data.filenames[:3]]) == 0
     out = capsys.readouterr().out.splitlines()
     assert "probability per class" in out[0] and len(out) == 4
     expected = pipe.predict(data.filenames[:3])

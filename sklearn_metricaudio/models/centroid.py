@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -27,6 +29,10 @@ class CentroidClassifier(ClassifierMixin, BaseEstimator):
     metric : {"cosine", "euclidean"}, default="cosine"
         ``"cosine"``: centroids are means of L2-normalised embeddings and the
         distance is ``1 - cos``; ``"euclidean"``: plain means and distances.
+    unknown_label : str, int or None, default=None
+        What :meth:`predict` returns for a rejected clip, once :meth:`calibrate` has
+        set a rejection threshold. ``None``: ``"unknown"`` for string labels, ``-1``
+        for numeric ones. It must not be one of the classes.
 
     Attributes
     ----------
@@ -41,6 +47,11 @@ class CentroidClassifier(ClassifierMixin, BaseEstimator):
         Spread of the training (and enrolled) segments around their own centroid:
         the mean cosine distance, or the root mean square Euclidean distance. Scales
         ``predict_proba = softmax(-distance / temperature_)``.
+    threshold_ : float
+        Only after :meth:`calibrate`: a clip whose smallest mean distance exceeds it is
+        predicted as ``unknown_label`` (open-set rejection).
+    true_accept_ : float
+        Only after :meth:`calibrate`: the share of the calibration clips it accepts.
     n_features_in_ : int
 
     Examples
@@ -53,12 +64,21 @@ class CentroidClassifier(ClassifierMixin, BaseEstimator):
     ['a']
     >>> clf.enroll([[[-1, 0]]], ["c"]).predict([[[-0.9, 0.1]]]).tolist()
     ['c']
+
+    Open-set rejection: a threshold fitted on held-out clips of the known classes, so
+    that 95 % of them are accepted; a sound far from every centroid is "unknown".
+
+    >>> held_out = [[[0.95, 0.05]], [[0.1, 0.9]], [[-0.8, 0.1]], [[0.85, 0.2]]]
+    >>> clf.calibrate(held_out, true_accept=0.95).predict([[[0.9, 0.1]], [[0.7, -0.7]]]).tolist()
+    ['a', 'unknown']
     """
 
-    _parameter_constraints = {"metric": [StrOptions({"cosine", "euclidean"})]}
+    _parameter_constraints = {"metric": [StrOptions({"cosine", "euclidean"})],
+                              "unknown_label": [str, numbers.Integral, None]}
 
-    def __init__(self, metric="cosine"):
+    def __init__(self, metric="cosine", *, unknown_label=None):
         self.metric = metric
+        self.unknown_label = unknown_label
 
     # ------------------------------------------------------------------ helpers
     def _segments(self, X, reset):
@@ -216,9 +236,79 @@ class CentroidClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X, segment_mask=None):
         """Class with the smallest mean segment distance (``segment_mask``: see
-        :meth:`mean_distances`)."""
+        :meth:`mean_distances`); ``unknown_label`` beyond ``threshold_`` once
+        :meth:`calibrate` has set one."""
         distances = self.mean_distances(X, segment_mask)
-        return self.classes_[np.argmin(distances, axis=1)]
+        labels = self.classes_[np.argmin(distances, axis=1)]
+        threshold = getattr(self, "threshold_", None)
+        if threshold is None:
+            return labels
+        rejected = distances.min(axis=1) > threshold
+        unknown = np.asarray([self._unknown_label()])
+        same_kind = ({labels.dtype.kind, unknown.dtype.kind} <= set("biuf")
+                     or {labels.dtype.kind, unknown.dtype.kind} <= set("OUS"))
+        out = labels.astype(np.result_type(labels, unknown) if same_kind else object)
+        out[rejected] = unknown[0]
+        return out
+
+    # ------------------------------------------------------------------ open set
+    def _unknown_label(self):
+        """``unknown_label``, or its default for the classes' type; never a class."""
+        unknown = self.unknown_label
+        if unknown is None:
+            unknown = "unknown" if self.classes_.dtype.kind in "OUS" else -1
+        if any(unknown == c for c in self.classes_.tolist()):
+            raise ValueError(f"unknown_label={unknown!r} is one of the classes "
+                             f"{self.classes_.tolist()}: choose a label that is not")
+        return unknown
+
+    def score_samples(self, X, segment_mask=None):
+        """How well each clip fits the known classes: minus its smallest mean distance.
+
+        The open-set score (higher: more like a known class; scikit-learn's outlier
+        detectors' convention). :meth:`calibrate` puts its threshold on it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_segments, n_features) or (n_clips, n_features)
+        segment_mask : see :meth:`mean_distances`
+
+        Returns
+        -------
+        ndarray of shape (n_clips,)
+        """
+        return -self.mean_distances(X, segment_mask).min(axis=1)
+
+    def calibrate(self, X, *, true_accept=0.95, segment_mask=None):
+        """Fit the rejection threshold on held-out clips of the known classes.
+
+        ``threshold_`` becomes the ``true_accept`` quantile of the clips' smallest mean
+        distance, so that this share of them would be accepted; from then on
+        :meth:`predict` returns ``unknown_label`` for a clip farther than that from every
+        centroid. Use clips that neither the centroids nor the embedding were fitted on
+        (e.g. :class:`MarginEmbeddingClassifier`'s validation clips, ``validation_mask_``):
+        training clips sit closer to their centroids and would set the threshold too
+        tight. Enrolling classes later keeps the threshold.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_segments, n_features) or (n_clips, n_features)
+            Held-out clips of the known classes (their labels are not needed).
+        true_accept : float in (0, 1], default=0.95
+            Target share of known clips accepted (the true-accept rate).
+        segment_mask : see :meth:`mean_distances`
+
+        Returns
+        -------
+        self : CentroidClassifier
+        """
+        if not (isinstance(true_accept, numbers.Real) and 0 < true_accept <= 1):
+            raise ValueError(f"true_accept must be a share in (0, 1], got {true_accept!r}")
+        distance = -self.score_samples(X, segment_mask)  # checks fitted first
+        self._unknown_label()  # a clash with a class is an error now, not at predict
+        self.threshold_ = float(np.quantile(distance, true_accept, method="higher"))
+        self.true_accept_ = float(np.mean(distance <= self.threshold_))
+        return self
 
     def predict_proba(self, X, segment_mask=None):
         """``softmax(-distance / temperature_)`` over classes (``segment_mask``: see

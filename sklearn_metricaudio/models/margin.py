@@ -453,6 +453,43 @@ default=None
         emb = _training.embed(net.module_, seg)[:, None]  # one segment per row
         self.centroid_ = CentroidClassifier(metric="cosine").fit(emb, self.classes_[seg_y])
 
+    # ------------------------------------------------------------------ persistence
+    def _net_state(self):
+        """The fitted network as tensors and plain numbers, for ``deploy.save_model``.
+
+        Returns ``{"n_mels", "n_frames", "module", "criterion"}``: the two sizes the network
+        is built from and the state dicts of the embedding network and the loss head, on
+        the CPU. Everything else that rebuilds the network is in the estimator's parameters.
+        """
+        module = _training.bare_module(self.net_.module_)
+
+        def cpu(state):
+            return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in state.items()}
+
+        return {"n_mels": int(module.band_mean.shape[2]),
+                "n_frames": None if module.crop_frames is None else int(module.crop_frames),
+                "module": cpu(module.state_dict()),
+                "criterion": cpu(self.net_.criterion_.state_dict())}
+
+    def _restore_net(self, state, device="cpu"):
+        """Rebuild ``net_`` from :meth:`_net_state`'s output (no pickled module involved)."""
+        n_mels = int(state["n_mels"])
+        band = (np.zeros(n_mels, dtype=np.float32), np.ones(n_mels, dtype=np.float32))
+        accelerator, self.accelerator = self.accelerator, None  # a plain net predicts
+        try:
+            net = self._build_net(n_mels, state["n_frames"], band, self._criterion_params(),
+                                  [], torch.device("cpu"))
+        finally:
+            self.accelerator = accelerator
+        net.initialize()
+        net.module_.load_state_dict(state["module"])
+        net.criterion_.load_state_dict(state["criterion"])
+        net.module_.eval()
+        self.net_ = net
+        self.device = device
+        self._sync_device()
+        return self
+
     # ------------------------------------------------------------------ inference
     def _sync_device(self):
         """Move the fitted network to ``self.device`` (e.g. "cpu" after loading)."""
@@ -494,6 +531,34 @@ default=None
         (silent segments left out: ``silence_db``)."""
         emb, counted = self._embed_clips(X)  # checks fitted first
         return self.centroid_.predict(emb, counted)
+
+    def score_samples(self, X):
+        """Open-set score: minus each clip's smallest mean distance to a class centroid
+        (higher: more like a known class; see :meth:`CentroidClassifier.score_samples`)."""
+        emb, counted = self._embed_clips(X)  # checks fitted first
+        return self.centroid_.score_samples(emb, counted)
+
+    def calibrate(self, X, *, true_accept=0.95):
+        """Fit the open-set rejection threshold on held-out clips of the known classes.
+
+        From then on :meth:`predict` returns ``"unknown"`` (``-1`` for numeric labels)
+        for a clip farther than the threshold from every class centroid; see
+        :meth:`CentroidClassifier.calibrate`. Use clips the network was not trained on,
+        e.g. ``X[clf.validation_mask_]`` of the clips given to ``fit``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_segments, n_mels, n_frames)
+        true_accept : float in (0, 1], default=0.95
+            Target share of the known clips accepted.
+
+        Returns
+        -------
+        self : MarginEmbeddingClassifier
+        """
+        emb, counted = self._embed_clips(X)  # checks fitted first
+        self.centroid_.calibrate(emb, true_accept=true_accept, segment_mask=counted)
+        return self
 
     def predict_proba(self, X):
         """Class probabilities from the mean segment distances."""
