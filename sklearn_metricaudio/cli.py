@@ -267,6 +267,11 @@ def cmd_predict(args):
     from .deploy import UntrustedModelError, load_model
 
     with _checking_input():
+        if (args.stream is None) == (not args.files):
+            raise ValueError("give audio files to label, or --stream FILE for one long "
+                             "recording (not both)")
+        if args.stream is None and (args.events or args.window or args.hop):
+            raise ValueError("--events, --window and --hop go with --stream FILE")
         if not Path(args.model).is_file():
             raise FileNotFoundError(f"model file '{args.model}' not found")
         if args.trust_pickle:
@@ -285,6 +290,8 @@ def cmd_predict(args):
                 raise UntrustedModelError(
                     f"{exc}. If you made this file yourself, pass --trust-pickle (a pickle "
                     "runs whatever code it holds when loaded)") from exc
+    if args.stream is not None:
+        return _predict_stream(args, model)
     files = list(args.files)
     labels = model.predict(files)
     if hasattr(model, "predict_proba"):
@@ -297,6 +304,31 @@ def cmd_predict(args):
     for f, label, row in zip(files, labels, scores):
         per = "  ".join(f"{c}={v:.3f}" for c, v in zip(classes, row))
         print(f"{str(f)[-40:]:<40}{str(label):>18}   {per}")
+    return 0
+
+
+def _predict_stream(args, model):
+    """``predict --stream FILE``: the events of a long recording, read block by block."""
+    from .deploy import predict_stream, stream_events, write_events_csv
+
+    with _checking_input():
+        stream = predict_stream(model, args.stream, window=args.window, hop=args.hop,
+                                progress=True)
+    windows, failure = [], None
+    try:
+        for w in stream:
+            windows.append(w)
+    except AudioDecodeError as exc:  # keep what could be read, then report it
+        failure = exc
+    events = list(stream_events(windows))
+    print(f"{'start (s)':>10}{'end (s)':>10}  {'label':<20}{'score':>8}")
+    for e in events:
+        print(f"{e.start:>10.2f}{e.end:>10.2f}  {str(e.label):<20}{e.score:>8.3f}")
+    print(f"{len(windows)} windows, {len(events)} events")
+    if args.events:
+        print(f"events written: {write_events_csv(events, args.events)}")
+    if failure is not None:
+        raise failure
     return 0
 
 
@@ -375,7 +407,17 @@ def build_parser():
     pr.add_argument("--trust-pickle", action="store_true",
                     help="the model file is a pickle (joblib.dump) that you trust: loading a "
                          "pickle runs whatever code it holds, so only for files you made")
-    pr.add_argument("files", nargs="+", help="audio files (wav, flac, ogg)")
+    pr.add_argument("files", nargs="*", help="audio files (wav, flac, ogg)")
+    pr.add_argument("--stream", default=None, metavar="FILE",
+                    help="label a long recording over time instead, read block by block: "
+                         "per-window labels merged into events (start, end, label, score)")
+    pr.add_argument("--events", default=None, metavar="CSV",
+                    help="with --stream: write the events to this CSV file")
+    pr.add_argument("--window", type=float, default=None,
+                    help="with --stream: window length in seconds (default: the model's "
+                         "clip length)")
+    pr.add_argument("--hop", type=float, default=None,
+                    help="with --stream: seconds between windows (default 1)")
     pr.set_defaults(func=cmd_predict)
 
     i = sub.add_parser("ins", help="index of non-stationarity of audio files (paper Fig. 1)")

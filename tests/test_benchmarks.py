@@ -29,7 +29,10 @@ def _one_torch_thread():
 def test_every_benchmark_has_a_smoke_test():
     scripts = {p.stem for p in BENCHMARKS.glob("*.py")}
     tested = {"bench_features", "bench_baselines", "bench_ins", "bench_margin", "bench_real",
-              "tune_margin", "cuda_pickle_check", "bench_augment", "bench_selector", "bench_enroll"}
+              "tune_margin", "cuda_pickle_check", "bench_augment", "bench_selector", "bench_enroll",
+              "bench_open_set",
+              # smoke-tested beside their modules: tests/test_onnx_export.py, test_streaming.py
+              "bench_inference", "bench_stream"}
     assert scripts == tested, f"add a smoke test for {sorted(scripts - tested)}"
 
 
@@ -108,6 +111,17 @@ def test_bench_enroll(bench, tiny_esc10, tiny_us8k, capsys):
     for task in ("ESC-10 4/4", "ESC-10 -> US8K", "US8K -> ESC-10"):
         assert out.count(task) >= 3, task   # embedding, clip mean, MFCC stats
     assert "embedding, clip mean" in out and "MFCC stats" in out
+
+
+def test_bench_open_set(bench, tiny_esc10, tiny_us8k, capsys):
+    # the 8-class synthetic set, one rotation (classes 0 and 1 unknown); ESC's as other unknowns
+    bench("bench_open_set").main(["--data", str(tiny_us8k[1]), "--unknown", str(tiny_esc10),
+                                  "--epochs", "1", "--true-accept", "0.9", "--rotations", "0"])
+    out = capsys.readouterr().out
+    for rep in ("embedding", "MFCC stats"):
+        for unknowns in ("held-out classes", "other data set"):
+            assert out.count(f"{rep:<12}{unknowns}") == 2, (rep, unknowns)  # rotation, mean
+    assert "mean over 1 rotations, target true-accept 90 %" in out
 
 
 def test_tune_margin(bench, capsys):

@@ -13,7 +13,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 PACKAGES = ["sklearn_metricaudio"] + [f"sklearn_metricaudio.{sub}" for sub in
-                                      ("features", "models", "datasets", "augment", "evaluation")]
+                                      ("features", "models", "datasets", "augment", "evaluation",
+                                                  "deploy")]
 
 
 def documented_names():

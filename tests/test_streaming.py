@@ -413,3 +413,45 @@ def test_bench_stream_smoke(load_script, tiny_esc10, margin_model, tmp_path, cap
                 "--threads", "1"])
     out = capsys.readouterr().out
     assert "real-time factor" in out and "frame accuracy" in out and "peak RSS" in out
+
+
+# ---------------------------------------------------------------------- the command line
+def test_cli_stream_prints_and_writes_the_events(margin_model, tmp_path, capsys):
+    from sklearn_metricaudio.cli import main
+    from sklearn_metricaudio.deploy import save_model
+
+    path = tmp_path / "long.wav"
+    _write(path, [("low", 2.5), ("high", 3.0), ("low", 1.5)])
+    model = save_model(margin_model, tmp_path / "model.skops")
+    out = tmp_path / "events.csv"
+    assert main(["predict", str(model), "--stream", str(path), "--events", str(out),
+                 "--window", "1.0", "--hop", "0.5"]) == 0
+    expected = list(stream_events(predict_stream(margin_model, path, window=1.0, hop=0.5)))
+    with open(out, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["label"] for r in rows] == [e.label for e in expected]
+    np.testing.assert_allclose([float(r["end"]) for r in rows], [e.end for e in expected])
+    printed = capsys.readouterr().out
+    assert f"{len(expected)} events" in printed and "events written" in printed
+    # files and --stream do not go together; --hop needs --stream
+    assert main(["predict", str(model), str(path), "--stream", str(path)]) == 2
+    assert main(["predict", str(model), str(path), "--hop", "0.5"]) == 2
+
+
+def test_cli_stream_keeps_the_events_before_a_truncation(band_model, tmp_path, capsys):
+    import joblib
+
+    from sklearn_metricaudio.cli import main
+
+    full = tmp_path / "full.wav"
+    _write(full, SEGMENTS[:3])
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(full.read_bytes()[: 44 + 2 * int(4.3 * SR)])
+    joblib.dump(band_model, tmp_path / "model.joblib")
+    out = tmp_path / "events.csv"
+    assert main(["predict", "--trust-pickle", str(tmp_path / "model.joblib"), "--stream",
+                 str(cut), "--events", str(out), "--window", "1.0", "--hop", "0.5"]) == 2
+    assert "4.300 s" in capsys.readouterr().err
+    with open(out, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows and float(rows[-1]["end"]) == pytest.approx(4.3)

@@ -36,6 +36,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._io import AudioDecodeError, atomic_path, resample
+from ..models import MarginEmbeddingClassifier
 
 __all__ = ["WindowPrediction", "SoundEvent", "predict_stream", "stream_events",
            "write_events_csv"]
@@ -147,9 +148,9 @@ def _where(frame, sr):
     return f"{frame / sr:.3f} s (sample frame {frame})"
 
 
-def _score_matrix(final, Xt, method):
+def _score_matrix(final, Xt, method, *extra):
     """Scores of shape (n_windows, n_classes) from the final step."""
-    s = np.asarray(getattr(final, method)(Xt), dtype=np.float64)
+    s = np.asarray(getattr(final, method)(Xt, *extra), dtype=np.float64)
     if s.ndim == 1:  # binary decision_function: the score of classes_[1]
         s = np.stack([-s, s], axis=1)
     return s
@@ -181,9 +182,11 @@ def predict_stream(model, path, *, window=None, hop=None, block_seconds=10.0,
         window is padded by the loader (its ``pad``) to ``duration``. Required when the
         loader's ``duration`` is None.
     hop : float or None, default=None
-        Seconds between window starts, at most ``window``. ``None``: ``window / 2``. Event
-        boundaries are placed within about one hop of the truth; the cost grows as
-        ``window / hop``.
+        Seconds between window starts, at most ``window``. ``None``: 1 s (or ``window`` if
+        shorter). Event boundaries are placed within about one hop of the truth; the cost
+        grows as ``window / hop``. On an hour of ESC-10 clips with 5-s windows, a 1-s hop
+        labelled 79 % of the time correctly against 65 % for a 2.5-s hop, at half the
+        speed (``benchmarks/RESULTS.md``).
     block_seconds : float, default=10.0
         Seconds read from the file at a time. Memory holds at most one window plus one
         block of the file's samples and ``batch_windows`` windows at the model's rate,
@@ -265,7 +268,7 @@ def predict_stream(model, path, *, window=None, hop=None, block_seconds=10.0,
                              "AudioLoader has duration=None")
         window = loader.duration
     window = _check_positive("window", window)
-    hop = window / 2 if hop is None else _check_positive("hop", hop)
+    hop = min(window, 1.0) if hop is None else _check_positive("hop", hop)
     if hop > window:
         raise ValueError(f"hop must be at most window ({window:g} s), got {hop:g} s: a larger "
                          "hop would leave stretches of the recording unclassified")
@@ -333,9 +336,15 @@ def _stream(model, loader, final, method, path, file_sr, window, hop, win_frames
         lengths = {c.size for c in clips}
         X = np.stack(clips) if len(lengths) == 1 else clips  # the loader pads a short one
         Xt = features.transform(X)
-        labels = final.predict(Xt)
+        if isinstance(final, MarginEmbeddingClassifier):
+            # embed once for labels and scores (its predict and predict_proba embed each)
+            emb, counted = final._embed_clips(Xt)
+            decide, Xt, extra = final.centroid_, emb, (counted,)
+        else:
+            decide, extra = final, ()
+        labels = decide.predict(Xt, *extra)
         S = (np.empty((len(batch), 0)) if method is None
-             else _score_matrix(final, Xt, method))
+             else _score_matrix(decide, Xt, method, *extra))
         for s, e, lab, row in zip(starts, ends, labels, S):
             lab = lab.item() if isinstance(lab, np.generic) else lab
             i = index.get(lab) if method is not None else None
