@@ -10,7 +10,7 @@ from pathlib import Path
 #: Examples executed at build time (stems), each with the command-line arguments it gets.
 TINY_ARGS = {
     "baselines_on_synthetic": ["--n-per-class", "3", "--n-folds", "3"],
-    "deploy_pickled_model": ["--n-per-class", "4", "--n-folds", "2", "--epochs", "1"],
+    "deploy_model": ["--n-per-class", "4", "--n-folds", "2", "--epochs", "1"],
     "grid_search_margins": ["--n-per-class", "4", "--n-folds", "2", "--epochs", "1",
                             "--losses", "softmax", "cosface", "--margins", "0.2", "0.35"],
     "ins_analysis": ["--n-clips", "3", "--seconds", "0.5", "--n-surrogates", "10"],
@@ -22,7 +22,7 @@ EXECUTED = tuple(sorted(TINY_ARGS))
 WORK = Path(__file__).resolve().parent / "_build" / "gallery_work"
 
 # options whose value is a folder the example writes to
-_DIR_OPTIONS = {"baselines_on_synthetic": "--out", "deploy_pickled_model": "--out",
+_DIR_OPTIONS = {"baselines_on_synthetic": "--out", "deploy_model": "--out",
                 "grid_search_margins": "--data-home", "pipeline": "--data-home",
                 "ins_analysis": "--data-home"}
 

@@ -21,7 +21,7 @@ def test_every_example_has_a_smoke_test():
                                                        "pipeline",
                                                        "grid_search_margins",
                                                        "ins_analysis",
-                                                       "deploy_pickled_model",
+                                                       "deploy_model",
                                                        # its smoke test: tests/test_accelerate.py
                                                        "multi_gpu_accelerate"}
 
@@ -100,13 +100,18 @@ def test_ins_analysis(example, tmp_path, capsys):
     assert plot.read_bytes()[:4] == b"\x89PNG"
 
 
-def test_deploy_pickled_model(example, tmp_path, capsys):
-    r = example("deploy_pickled_model").main(
+def test_deploy_model(example, tmp_path, capsys):
+    r = example("deploy_model").main(
         ["--n-per-class", "4", "--n-folds", "2", "--epochs", "1", "--device", "cpu",
          "--out", str(tmp_path)])
     out = capsys.readouterr().out
-    assert (tmp_path / "model.joblib").stat().st_size > 0
+    assert (tmp_path / "model.skops").stat().st_size > 0
     # the fresh process labelled every held-out clip (8 classes x 2) as the fitted model does
     assert r["labels"].shape == (16,) and r["proba"].shape == (16, 8)
     assert r["same"].all() and r["max_diff"] < 1e-5
     assert "agrees with the fitted model on 16 of 16 labels" in out
+    assert r["onnx_max_diff"] < 1e-4  # one epoch: the labels may hinge on float rounding
+    # the long recording: 16 clips of 4 s, events covering it end to end
+    events = r["events"]
+    assert events[0].start == 0 and events[-1].end == pytest.approx(64.0)
+    assert all(a.end == pytest.approx(b.start) for a, b in zip(events, events[1:]))
