@@ -18,7 +18,8 @@ data set whose class name is none of the known ones (e.g. US8K-dev's urban sound
 "Dog bark" and US8K's "dog_bark" count as the same class and are left out).
 
 Score: minus the clip's smallest mean segment distance to a class centroid
-(``score_samples``). Reported per rotation and pooled: AUROC of known against unknown,
+(``score_samples``); ``--alternatives`` adds two other scores of the same embedding (the
+clip's mean embedding against the centroids, and the nearest training segment). Reported per rotation and pooled: AUROC of known against unknown,
 closed-set accuracy on the known test clips, accuracy at the threshold (a rejected known clip
 counts as an error), the true-accept rate reached on the test clips and the share of unknown
 clips accepted (false accepts). The same for MFCC-statistics centroids (standardised MFCC
@@ -74,6 +75,38 @@ def _metrics(clf, known_X, unknown_X, known_true, closed_pred):
                 far=100 * np.mean(-unknown_score <= threshold))
 
 
+def _distance_metrics(known, unknown, valid, correct, true_accept):
+    """The same figures for a plain distance (higher: less like a known class), its threshold
+    the ``true_accept`` quantile of the validation clips' distances."""
+    threshold = np.quantile(valid, true_accept, method="higher")
+    y = np.r_[np.ones(len(known)), np.zeros(len(unknown))]
+    return dict(auroc=roc_auc_score(y, -np.r_[known, unknown]), closed=100 * np.mean(correct),
+                open=100 * np.mean(correct & (known <= threshold)),
+                tar=100 * np.mean(known <= threshold), far=100 * np.mean(unknown <= threshold))
+
+
+def _alternative_distances(model, train_patches, clips):
+    """Two other open-set scores from the same embedding: {name: distances of ``clips``}.
+
+    - ``clip mean``: the clip's mean sounding-segment unit embedding, its cosine distance to
+      the nearest class centroid (one vector per clip instead of the mean of distances);
+    - ``1-NN``: per sounding segment, the cosine distance to the nearest training segment
+      (deep nearest neighbours, Sun et al. 2022), averaged over the clip.
+    """
+    def unit(a):
+        return a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-12)
+
+    bank = unit(model.transform(train_patches).reshape(-1, model.embedding_dim))
+    centroids = unit(model.centroid_.centroids_)
+    Z = unit(model.transform(clips))
+    mask = clips.max(axis=(2, 3)) > model.silence_db
+    mask[~mask.any(axis=1)] = True
+    w = mask / mask.sum(axis=1, keepdims=True)
+    mean = unit((Z * w[..., None]).sum(axis=1))
+    nearest = np.stack([1 - (Z[i] @ bank.T).max(axis=1) for i in range(len(Z))])
+    return {"clip mean": (1 - mean @ centroids.T).min(axis=1), "1-NN": (nearest * w).sum(axis=1)}
+
+
 def _rotation(r, data, patches, mfcc, deformed, other, args):
     """One rotation's metrics: {representation: {unknown set: metrics}}."""
     classes = np.unique(data.target)
@@ -102,6 +135,15 @@ def _rotation(r, data, patches, mfcc, deformed, other, args):
     for name, (u_patches, _) in sets.items():
         out["embedding"][name] = _metrics(model, patches[test], u_patches, data.target[test],
                                           closed)
+    if args.alternatives:
+        fit_patches = patches[train[~model.validation_mask_]]
+        alt = {key: _alternative_distances(model, fit_patches, X) for key, X in
+               [("known", patches[test]), ("valid", patches[valid]),
+                *[(name, u) for name, (u, _) in sets.items()]]}
+        for score in alt["known"]:
+            out[f"emb {score}"] = {name: _distance_metrics(
+                alt["known"][score], alt[name][score], alt["valid"][score],
+                closed == data.target[test], args.true_accept) for name in sets}
     # MFCC statistics: the scaler and centroids on the model's training clips, the threshold
     # on its validation clips
     fit = train[~model.validation_mask_]
@@ -132,6 +174,9 @@ def main(argv=None):
     ap.add_argument("--random-state", type=int, default=0)
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--width", type=float, default=None)
+    ap.add_argument("--alternatives", action="store_true",
+                    help="also score with the clip-mean embedding and the nearest training "
+                         "segment (1-NN), from the same model")
     ap.add_argument("--deformations", action="store_true",
                     help="train with the deformed versions of the clips (the shipped recipe; "
                          "slower)")
@@ -142,7 +187,7 @@ def main(argv=None):
     print(f"features: {time.perf_counter() - t0:.0f} s", flush=True)
     rotations = args.rotations or list(range(np.unique(data.target).size // 2))
     pooled = {}
-    head = (f"{'rotation':<34}{'model':<12}{'unknowns':<18}{'AUROC':>7}{'closed %':>10}"
+    head = (f"{'rotation':<34}{'model':<16}{'unknowns':<18}{'AUROC':>7}{'closed %':>10}"
             f"{'open %':>8}{'TAR %':>7}{'FAR %':>7}")
     print(head)
     for r in rotations:
@@ -151,7 +196,7 @@ def main(argv=None):
         for rep, by_set in res.items():
             for set_name, m in by_set.items():
                 pooled.setdefault((rep, set_name), []).append(m)
-                print(f"{title[:33]:<34}{rep:<12}{set_name:<18}{m['auroc']:>7.3f}"
+                print(f"{title[:33]:<34}{rep:<16}{set_name:<18}{m['auroc']:>7.3f}"
                       f"{m['closed']:>10.1f}{m['open']:>8.1f}{m['tar']:>7.1f}{m['far']:>7.1f}",
                       flush=True)
         print(f"# rotation {r}: embedding trained in {fit_s:.0f} s", flush=True)
@@ -161,7 +206,7 @@ def main(argv=None):
     print(head)
     for (rep, set_name), ms in pooled.items():
         mean = {k: np.mean([m[k] for m in ms]) for k in ms[0]}
-        print(f"{'mean':<34}{rep:<12}{set_name:<18}{mean['auroc']:>7.3f}{mean['closed']:>10.1f}"
+        print(f"{'mean':<34}{rep:<16}{set_name:<18}{mean['auroc']:>7.3f}{mean['closed']:>10.1f}"
               f"{mean['open']:>8.1f}{mean['tar']:>7.1f}{mean['far']:>7.1f}")
     print(f"(wall {time.perf_counter() - t0:.0f} s)")
 
