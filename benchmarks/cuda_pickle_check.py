@@ -3,14 +3,16 @@
 Usage::
 
     # on a machine with a GPU
-    python benchmarks/cuda_pickle_check.py fit  model.joblib
-    # anywhere (e.g. a CPU-only machine), with model.joblib and model.joblib.npz copied over
-    python benchmarks/cuda_pickle_check.py check model.joblib
+    python benchmarks/cuda_pickle_check.py fit  model.skops     # or model.joblib
+    # anywhere (e.g. a CPU-only machine), with the model and its .npz copied over
+    python benchmarks/cuda_pickle_check.py check model.skops
 
 ``fit`` trains ``AudioLoader -> LogMelPatches -> MarginEmbeddingClassifier`` with
 ``device="cuda"`` on make_urban_sounds(n_per_class=24, random_state=0) folds 2-10, saves it
-with joblib and writes its fold-1 predictions and probabilities beside it (``.npz``). ``check``
-loads it, sets every ``device`` parameter to "cpu" (as ``metricaudio predict`` does), predicts
+(a ``.skops`` name: ``deploy.save_model``, the safe format; any other: joblib) and writes its
+fold-1 predictions and probabilities beside it (``.npz``). ``check`` loads it
+(``deploy.load_model``, which puts a CUDA model on a CPU-only machine's CPU; a joblib file:
+every ``device`` parameter set to "cpu", as ``metricaudio predict --trust-pickle`` does), predicts
 fold 1 again and prints the agreement and the largest probability difference; it fails if a
 probability moved by 2e-3 or more, or a label changed where the CUDA model was not on a near-tie.
 """
@@ -23,6 +25,7 @@ import numpy as np
 from sklearn.pipeline import make_pipeline
 
 from sklearn_metricaudio import AudioLoader, LogMelPatches, MarginEmbeddingClassifier, make_urban_sounds
+from sklearn_metricaudio.deploy import load_model, save_model
 
 
 def _fold1(root, n_per_class):
@@ -53,14 +56,20 @@ def main(argv=None):
                                                        device=args.device, random_state=0))
         pipe.fit(files[~te], y[~te])
         print("fitted on", next(pipe[-1].net_.module_.parameters()).device)
-        joblib.dump(pipe, args.model)
+        if args.model.endswith(".skops"):
+            save_model(pipe, args.model)
+        else:
+            joblib.dump(pipe, args.model)
         np.savez(args.model + ".npz", pred=pipe.predict(files[te]),
                  proba=pipe.predict_proba(files[te]))
         print(f"saved {args.model} and {args.model}.npz")
         return 0
     ref = np.load(args.model + ".npz")
-    pipe = joblib.load(args.model)
-    pipe.set_params(**{k: "cpu" for k in pipe.get_params() if k.endswith("device")})
+    if args.model.endswith(".skops"):
+        pipe = load_model(args.model)
+    else:
+        pipe = joblib.load(args.model)
+        pipe.set_params(**{k: "cpu" for k in pipe.get_params() if k.endswith("device")})
     pred, proba = pipe.predict(files[te]), pipe.predict_proba(files[te])
     same = pred == ref["pred"]
     diff = float(np.abs(proba - ref["proba"]).max())

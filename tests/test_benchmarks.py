@@ -141,9 +141,10 @@ def test_tune_margin_with_deformed_versions_and_a_saved_log_mel(bench, tmp_path,
     assert "deformed (16, 16, 1, 128, 43)" in out and "every segment counted" in out
 
 
-def test_cuda_pickle_check_round_trip_on_the_cpu(bench, tmp_path, capsys):
+@pytest.mark.parametrize("name", ["model.joblib", "model.skops"])
+def test_cuda_pickle_check_round_trip_on_the_cpu(bench, tmp_path, capsys, name):
     bench = bench("cuda_pickle_check")
-    model = str(tmp_path / "model.joblib")
+    model = str(tmp_path / name)
     common = ["--device", "cpu", "--n-per-class", "4", "--epochs", "1",
               "--data-home", str(tmp_path / "data")]
     assert bench.main(["fit", model, *common]) == 0
