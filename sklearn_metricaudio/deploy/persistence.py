@@ -76,18 +76,13 @@ def _networks(model):
 
 
 def _library_types():
-    """The library's own estimator types: they hold parameters and arrays, and run no code
-    when skops rebuilds them."""
-    from .. import (AudioLoader, BackgroundNoise, CentroidClassifier, DynamicRangeCompression,
-                    GaussianMixtureClassifier, INSTransformer, LogMelPatches,
-                    MarginEmbeddingClassifier, MetricAugmentationSelector, MFCCStats,
-                    PitchShift, SegmentAggregateClassifier, TimeStretch)
+    """The library's public estimator types (the top-level package's): they hold parameters
+    and arrays, and run no code when skops rebuilds them."""
+    import sklearn_metricaudio as top
 
-    types = (AudioLoader, BackgroundNoise, CentroidClassifier, DynamicRangeCompression,
-             GaussianMixtureClassifier, INSTransformer, LogMelPatches,
-             MarginEmbeddingClassifier, MetricAugmentationSelector, MFCCStats, PitchShift,
-             SegmentAggregateClassifier, TimeStretch)
-    return {f"{t.__module__}.{t.__qualname__}" for t in types}
+    types = (getattr(top, name) for name in top.__all__)
+    return {f"{t.__module__}.{t.__qualname__}" for t in types
+            if isinstance(t, type) and issubclass(t, BaseEstimator)}
 
 
 def save_model(model, path):
