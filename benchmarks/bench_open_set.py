@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/bench_open_set.py --data ../shared/data/ESC-10 \
         [--unknown ../shared/data/US8K-dev] [--true-accept 0.95] [--epochs N] [--width W]
-        [--deformations] [--rotations 0 1 2 3 4]
+        [--deformations] [--rotations 0 1 2 3 4] [--params "{'embedding_dim': 128}"]
 
 Protocol (rotation ``r`` of ``n_classes // 2``): the classes ``2r`` and ``2r + 1`` (in sorted
 order) are the unknowns; fold ``r + 1`` (cycling over the folds) is the test fold. The margin
@@ -30,6 +30,7 @@ validation clips), the reference without any learned embedding.
 from __future__ import annotations
 
 import argparse
+import ast
 import re
 import time
 
@@ -117,6 +118,7 @@ def _rotation(r, data, patches, mfcc, deformed, other, args):
     train = np.flatnonzero(known & (data.fold != test_fold))
     test = np.flatnonzero(known & (data.fold == test_fold))
     params = {k: v for k, v in (("epochs", args.epochs), ("width", args.width)) if v is not None}
+    params.update(args.params)
     t0 = time.perf_counter()
     model = MarginEmbeddingClassifier(random_state=args.random_state, **params)
     model.fit(patches[train], data.target[train], groups=data.fsID[train],
@@ -174,6 +176,9 @@ def main(argv=None):
     ap.add_argument("--random-state", type=int, default=0)
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--width", type=float, default=None)
+    ap.add_argument("--params", type=ast.literal_eval, default={},
+                    help="other MarginEmbeddingClassifier settings, a dict literal, e.g. "
+                         "\"{'loss': 'softmax', 'embedding_dim': 128}\"")
     ap.add_argument("--alternatives", action="store_true",
                     help="also score with the clip-mean embedding and the nearest training "
                          "segment (1-NN), from the same model")
