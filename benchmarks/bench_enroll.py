@@ -38,22 +38,19 @@ import time
 import numpy as np
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_metricaudio import (AudioLoader, CentroidClassifier, LogMelPatches,
-                                 MarginEmbeddingClassifier, MFCCStats)
+from sklearn_metricaudio import CentroidClassifier, MarginEmbeddingClassifier
 from sklearn_metricaudio.augment import training_deformations
 from sklearn_metricaudio.datasets import load_dataset
-from sklearn_metricaudio.evaluation import deformed_features, enrollment_draws
+from sklearn_metricaudio.evaluation import compute_features, enrollment_draws
 
 
 def _features(path, deform):
     """Loaded data set, log-mel patches, MFCC statistics and deformed patches (or None)."""
     data = load_dataset(path)
-    wave = AudioLoader(duration=data.clip_seconds, n_jobs=2).transform(list(data.filenames))
-    deformed = None
-    if deform:
-        deformed = deformed_features(wave, LogMelPatches(), training_deformations(),
-                                     progress=False).X.astype(np.float16)
-    return data, LogMelPatches().transform(wave), MFCCStats().transform(wave), deformed
+    f = compute_features(["logmel", "mfcc"], data, duration=data.clip_seconds, n_jobs=2,
+                         deformations=training_deformations() if deform else None,
+                         progress=False)
+    return data, f["logmel"].X, f["mfcc"].X, f["logmel"].get("deformed")
 
 
 def _representations(model, patches, mfcc, scaler):

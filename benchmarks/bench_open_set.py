@@ -40,11 +40,10 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_metricaudio import (AudioLoader, CentroidClassifier, LogMelPatches,
-                                 MarginEmbeddingClassifier, MFCCStats)
+from sklearn_metricaudio import CentroidClassifier, MarginEmbeddingClassifier
 from sklearn_metricaudio.augment import training_deformations
 from sklearn_metricaudio.datasets import detect_layout, load_dataset
-from sklearn_metricaudio.evaluation import deformed_features
+from sklearn_metricaudio.evaluation import compute_features
 
 
 def _features(path, *, deform=False, every_class=False):
@@ -52,12 +51,10 @@ def _features(path, *, deform=False, every_class=False):
     ``every_class``: all of UrbanSound8K's 10 classes, not the paper's 8."""
     us8k = every_class and detect_layout(path) == "urbansound8k"
     data = load_dataset(path, classes="all") if us8k else load_dataset(path)
-    wave = AudioLoader(duration=data.clip_seconds, n_jobs=2).transform(list(data.filenames))
-    deformed = None
-    if deform:
-        deformed = deformed_features(wave, LogMelPatches(), training_deformations(),
-                                     progress=False).X.astype(np.float16)
-    return data, LogMelPatches().transform(wave), MFCCStats().transform(wave), deformed
+    f = compute_features(["logmel", "mfcc"], data, duration=data.clip_seconds, n_jobs=2,
+                         deformations=training_deformations() if deform else None,
+                         progress=False)
+    return data, f["logmel"].X, f["mfcc"].X, f["logmel"].get("deformed")
 
 
 def _name(label):
@@ -106,7 +103,7 @@ def _alternative_distances(model, train_patches, clips):
     mask[~mask.any(axis=1)] = True
     w = mask / mask.sum(axis=1, keepdims=True)
     mean = unit((Z * w[..., None]).sum(axis=1))
-    nearest = np.stack([1 - (Z[i] @ bank.T).max(axis=1) for i in range(len(Z))])
+    nearest = 1 - (Z.reshape(-1, Z.shape[-1]) @ bank.T).max(axis=1).reshape(Z.shape[:2])
     return {"clip mean": (1 - mean @ centroids.T).min(axis=1), "1-NN": (nearest * w).sum(axis=1)}
 
 

@@ -44,6 +44,21 @@ def load_script():
     return load
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """torch single-threaded for a test module, restored after: on a shared 2-core machine two
+    OpenMP threads per small op wait on each other for a scheduler slice (30x slower
+    measured), and a training's float rounding depends on how many threads split its sums
+    (scale-out workers run one thread each). Use with
+    ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

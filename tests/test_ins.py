@@ -18,19 +18,9 @@ from sklearn_metricaudio.evaluation import format_ins_table, plot_ins
 from sklearn_metricaudio.features.ins import (INSTransformer, default_scales,
                                               draw_surrogate_phases, hermite_tapers)
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 SR = 8000
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Run torch single-threaded here: on a shared 2-core machine, two OpenMP threads per
-    small op wait on each other for a scheduler slice (30x slower measured); restored after."""
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _t(n=4000):

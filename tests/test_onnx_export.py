@@ -32,6 +32,8 @@ from sklearn_metricaudio import (AudioLoader, CentroidClassifier,  # noqa: E402
 from sklearn_metricaudio.deploy import onnx_export  # noqa: E402
 from sklearn_metricaudio.deploy.onnx_export import OnnxClassifier, export_onnx  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 SCORE_ATOL = 1e-4
 EUCLIDEAN_RTOL = 2e-5
 DB_ATOL = 2e-3
@@ -39,16 +41,6 @@ SR = 8000
 ROOT = Path(__file__).resolve().parents[1]
 ESC10 = next((p for p in (Path("/work/shared/data/ESC-10"), ROOT.parent / "shared/data/ESC-10")
               if p.is_dir()), None)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _clips(n_per_class, seed, seconds=1.0, sr=SR):

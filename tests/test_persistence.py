@@ -18,6 +18,7 @@ from sklearn_metricaudio.cli import main
 from sklearn_metricaudio.deploy import UntrustedModelError, load_model, save_model
 
 SR = 8000
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class Payload:
@@ -42,8 +43,7 @@ def _clips(n_per_class=4, seconds=1.0, seed=0):
 
 
 @pytest.fixture(scope="module")
-def fitted():
-    torch.set_num_threads(1)
+def fitted(one_torch_thread):
     X, y = _clips()
     pipe = make_pipeline(
         AudioLoader(sr=SR, duration=1.0),

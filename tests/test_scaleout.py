@@ -13,21 +13,9 @@ import pytest
 from sklearn_metricaudio import make_urban_sounds
 from sklearn_metricaudio.evaluation.paper_report import paper_report
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 GRID = dict(lengths=(1,), seeds=1, folds=2, epochs=1)
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One torch thread here, as in every worker (Dask's ``threads_per_worker=1`` and loky
-    limit BLAS and OpenMP to one thread a worker): a training's float rounding depends on
-    how many threads split its sums, and a few SGD steps carry that difference into the
-    scores (2 threads against 1: differences of 3e-3 on scores of 1e-3)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -26,17 +26,9 @@ from sklearn_metricaudio._io import AudioDecodeError
 from sklearn_metricaudio.deploy.streaming import (SoundEvent, WindowPrediction, predict_stream,
                                                   stream_events, write_events_csv)
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 SR = 8000
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _band_shares(X):
