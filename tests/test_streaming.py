@@ -44,6 +44,8 @@ def _sound(kind, seconds, rng, sr=SR):
     n = int(round(seconds * sr))
     t = np.arange(n) / sr
     noise = rng.standard_normal(n)
+    if kind == "silence":  # digital silence, as ESC pads its clips
+        return np.zeros(n)
     if kind == "noise":
         return 0.3 * noise
     f0 = {"low": 500.0, "high": 2000.0}[kind]
@@ -160,6 +162,20 @@ def test_real_margin_pipeline_streams_like_in_memory(margin_model, tmp_path):
     windows = list(predict_stream(margin_model, path, window=1.0, hop=0.5, batch_windows=3))
     _check_equal(windows, _reference(margin_model, str(path), 1.0, 0.5))
     # (two epochs on 16 clips: the labels themselves are not the point here)
+
+
+def test_real_model_leaves_silent_segments_out_as_in_memory(margin_model, tmp_path):
+    # windows [1, 2] and [2, 3] s: one 0.5-s segment with sound, one of digital silence (the
+    # sound ends 0.3 s before it or starts 0.3 s after it, beyond the STFT's reach): the
+    # margin model counts only the sounding one, in the stream (one embedding for labels and
+    # scores) as in the pipeline's own predict and predict_proba
+    path = tmp_path / "gaps.wav"
+    _write(path, [("low", 1.2), ("silence", 1.6), ("high", 1.2)])
+    windows = list(predict_stream(margin_model, path, window=1.0, hop=0.5))
+    _check_equal(windows, _reference(margin_model, str(path), 1.0, 0.5))
+    margin = margin_model[-1]
+    X = margin_model[:-1].transform(sf.read(path, dtype="float32")[0][None, 8000:16000])
+    assert (X.max(axis=(2, 3)) > margin.silence_db).tolist() == [[True, False]]
 
 
 def test_recording_shorter_than_a_window(band_model, tmp_path, capsys):
