@@ -92,9 +92,21 @@ def test_constant_window_has_zero_skew_and_kurtosis():
     np.testing.assert_array_equal(S.reshape(2, 11, 2)[:, 5:7], 0)
 
 
-def test_silence_gives_finite_features():
-    F = MFCCStats().fit_transform(np.zeros((1, SR), dtype=np.float32))
-    assert np.isfinite(F).all()
+def test_silence_gives_exact_features_whatever_shares_its_batch(rng):
+    """Digital silence is a constant -100 dB log-mel frame: MFCC 1-24 and every statistic but
+    those of MFCC 0 are exactly 0 (the DCT rows 1-24 sum to 0), alone or beside other clips,
+    in batches of any size. Computed as a plain matrix product, the -100 dB offsets cancel
+    only up to round-off (1.4e-5 here), which changes with the BLAS kernel that a batch size
+    selects (AVX-512 machines: 3.1e-6 in one batch, 0 in another)."""
+    X = np.concatenate([np.zeros((1, SR), np.float32), _signals(rng, seconds=1.0)])
+    alone = MFCCStats().fit_transform(X[:1])[0].reshape(-1, 11, 25)
+    assert np.isfinite(alone).all()
+    np.testing.assert_array_equal(alone[:, :, 1:], 0.0)
+    np.testing.assert_allclose(alone[:, 0:5, 0], -100 * np.sqrt(40), rtol=1e-6)
+    np.testing.assert_array_equal(alone[:, 5:, 0], 0.0)  # moments of a constant
+    for batch_size in (1, 3, 4):
+        batch = MFCCStats(batch_size=batch_size).fit_transform(X)[0].reshape(-1, 11, 25)
+        np.testing.assert_array_equal(batch, alone)
 
 
 def test_feature_names_and_frame_count():

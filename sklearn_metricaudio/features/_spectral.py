@@ -15,7 +15,7 @@ import functools
 
 import numpy as np
 
-__all__ = ["frame_params", "stft_power", "melspectrogram", "power_to_db",
+__all__ = ["frame_params", "stft_power", "melspectrogram", "power_to_db", "dct_of_frames",
            "dct_matrix"]
 
 
@@ -169,3 +169,21 @@ def dct_matrix(n_out, n_in, device="cpu", dtype=None):
 
     return torch.as_tensor(_dct_np(int(n_out), int(n_in)), device=device,
                            dtype=dtype or torch.float32)
+
+
+def dct_of_frames(S, dct):
+    """``S @ dct.T`` for frames of dB values ``S`` (..., n_in), exact on constant frames.
+
+    Every row of the orthonormal DCT-II but the first sums to zero, so coefficients 1 and up
+    are computed from each frame minus its first value, and coefficient 0 adds that value
+    back. A constant frame (digital silence, the -100 dB floor) then gives exactly 0 for
+    coefficients 1 and up, whatever the matrix product's summation order: in a plain
+    ``S @ dct.T`` the -100 dB offsets cancel only up to float32 round-off (about 1e-5),
+    and the round-off depends on which BLAS kernel the batch size selects (MKL on
+    AVX-512 picks another than on AVX2), so a silent frame's features would change with the
+    other clips of its batch.
+    """
+    ref = S[..., :1]
+    out = (S - ref) @ dct.T
+    out[..., :1] += ref * dct[0].sum()
+    return out

@@ -189,7 +189,7 @@ class MFCCStats(WaveformTransformer):
                                        fmin=self.fmin, fmax=self.fmax)
         dct = _spectral.dct_matrix(self.n_mfcc, self.n_mels, device=xb.device, dtype=xb.dtype)
         logmel = _spectral.power_to_db(mel, inplace=True)
-        mfcc = (logmel @ dct.T).transpose(-1, -2)  # (batch, coef, frames)
+        mfcc = _spectral.dct_of_frames(logmel, dct).transpose(-1, -2)  # (batch, coef, frames)
         return window_statistics(mfcc, self.context)
 
     def get_feature_names_out(self, input_features=None):
