@@ -84,7 +84,10 @@ def test_grid_search_margins(example, tmp_path, capsys):
     assert [(p[key + "loss"], p.get(key + "margin")) for p in search.cv_results_["params"]] == [
         ("softmax", None), ("cosface", 0.35)]
     assert search.best_estimator_[0].epochs == 1 and search.n_splits_ == 2
-    assert "best:" in out and out.count("cosface") >= 2
+    # one row per cell, then the winner: whichever cell it is (one epoch on a few clips can
+    # tie, and which loss wins then is float round-off on this CPU)
+    assert out.count("\ncosface ") == out.count("\nsoftmax ") == 1
+    assert f"best: {search.best_params_}" in out
 
 
 def test_ins_analysis(example, tmp_path, capsys):
