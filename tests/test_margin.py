@@ -131,8 +131,17 @@ def test_silent_segments_are_left_out_of_the_clip_decision(patches):
     np.testing.assert_allclose(clf.decision_function(padded),
                                clf.centroid_.decision_function(emb), rtol=1e-6)
     assert not np.allclose(clf.decision_function(padded), clf.decision_function(X[:, :1]))
-    # a clip that is silent throughout keeps all its segments (no empty mean)
     clf.set_params(silence_db=-80.0)
+    # a short event in a quiet segment: one frame at -20 dB, the rest at the floor. The
+    # segment's loudest bin decides, so it counts (its mean level, -99 dB, would have dropped
+    # it): the plain mean over both segments
+    event = silent.copy()
+    event[..., 3] = -20.0
+    with_event = np.concatenate([X[:, :1], event], axis=1)
+    np.testing.assert_allclose(clf.decision_function(with_event),
+                               clf.centroid_.decision_function(clf.transform(with_event)),
+                               rtol=1e-6)
+    # a clip that is silent throughout keeps all its segments (no empty mean)
     all_silent = np.full_like(X[:2], -100.0)
     np.testing.assert_allclose(clf.decision_function(all_silent),
                                clf.centroid_.decision_function(clf.transform(all_silent)),
@@ -393,6 +402,40 @@ def test_training_learns_from_the_deformed_versions(faint_cue):
     np.testing.assert_allclose(with_deformed.centroid_.centroids_, ref.centroids_, atol=1e-5)
     again = MarginEmbeddingClassifier(**kw, deformed_share=1.0).fit(blank, y, deformed=deformed)
     np.testing.assert_array_equal(again.transform(Xt), with_deformed.transform(Xt))
+
+
+def test_fit_swaps_in_each_training_segments_own_deformed_versions(monkeypatch):
+    """With validation clips held out, training rows are no longer clip rows: every swapped
+    segment must still come from its own clip's deformed versions, the same segment of it,
+    and never from a validation clip's."""
+    n, s = 12, 2
+    X = np.random.default_rng(0).normal(size=(n, s, 8, 8)).astype(np.float32)
+    y = np.repeat([0, 1], n // 2)
+    valid = np.isin(np.arange(n), [0, 1, 6, 7])   # the first clips of both classes
+    deformed = np.empty((n, 3, s, 8, 8), np.float32)
+    for c in range(n):
+        for j in range(s):
+            deformed[c, :, j] = 1000 + 10 * c + j  # which clip and segment it belongs to
+    seen = []
+    gather = _training.TrainingBatches.gather
+
+    def spy(self, idx):
+        x, labels = gather(self, idx)
+        seen.append((x[:, 0, 0, 0].numpy().copy(), labels.numpy().copy()))
+        return x, labels
+
+    monkeypatch.setattr(_training.TrainingBatches, "gather", spy)
+    MarginEmbeddingClassifier(width=0.25, epochs=2, batch_size=4, deformed_share=1.0,
+                              validation_split=valid, random_state=0).fit(X, y,
+                                                                          deformed=deformed)
+    marker = np.concatenate([m for m, _ in seen]).astype(int) - 1000
+    labels = np.concatenate([lab for _, lab in seen])
+    clip, segment = marker // 10, marker % 10
+    # share 1: every training segment is swapped, twice (two epochs), for its own
+    pairs, counts = np.unique(np.stack([clip, segment]), axis=1, return_counts=True)
+    expected = [(c, j) for c in np.flatnonzero(~valid) for j in range(s)]
+    assert [tuple(p) for p in pairs.T] == expected and (counts == 2).all()
+    np.testing.assert_array_equal(labels, y[clip])
 
 
 def test_deformed_must_match_the_clips(patches):
