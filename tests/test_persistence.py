@@ -177,6 +177,95 @@ def test_bad_files_get_clear_errors(tmp_path):
         load_model(tmp_path / "other.zip")
 
 
+def _with_manifest(tmp_path, name, manifest_text, members=()):
+    import skops.io as sio
+
+    path = tmp_path / name
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("metricaudio.json", manifest_text)
+        zf.writestr("model.skops", sio.dumps(CentroidClassifier().fit([[1.0, 0.0], [0.0, 1.0]],
+                                                                      ["a", "b"])))
+        for member in members:
+            zf.writestr(member, b"")
+    return path
+
+
+@pytest.mark.parametrize("manifest", [
+    "[]", '"a string"', "{}", '{"format": 1}', '{"format": "1", "nets": []}',
+    '{"format": 1, "nets": "nets/0.pt"}', '{"format": 1, "nets": ["nets/0.pt"]}',
+    '{"format": 1, "nets": [0]}', '{"format": 1, "nets": ["model.skops"]}', "not json",
+    '{"format": true, "nets": []}'])
+def test_a_damaged_manifest_is_refused_with_a_clear_error(tmp_path, manifest, capsys):
+    path = _with_manifest(tmp_path, "damaged.skops", manifest)
+    with pytest.raises(ValueError, match=r"damaged: its metricaudio.json should be a JSON "
+                                         r"object with 'format'"):
+        load_model(path)
+    # through the shell: one line and exit status 2, not a traceback
+    assert main(["predict", str(path), "a.wav"]) == 2
+    assert "damaged" in capsys.readouterr().err
+
+
+def test_a_well_formed_manifest_of_a_newer_format_asks_for_an_upgrade(tmp_path):
+    path = _with_manifest(tmp_path, "new.skops", '{"format": 99, "nets": []}')
+    with pytest.raises(ValueError, match="format 99, newer .* upgrade"):
+        load_model(path)
+    ok = _with_manifest(tmp_path, "ok.skops", '{"format": 1, "nets": []}')
+    assert load_model(ok).predict([[0.9, 0.1]]).tolist() == ["a"]
+
+
+def test_a_zip_bomb_is_refused_before_anything_is_unpacked(tmp_path):
+    import tracemalloc
+
+    path = _with_manifest(tmp_path, "bomb.skops", '{"format": 1, "nets": ["nets/0.pt"]}')
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("nets/0.pt", bytes(64 << 20))  # 64 MB of zeros: 64 kB in the file
+    assert path.stat().st_size < 1 << 20
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"would unpack to \d+ bytes, more than "
+                                             r"max_bytes=16777216"):
+            load_model(path, max_bytes=16 << 20)
+        assert tracemalloc.get_traced_memory()[1] < 4 << 20   # nothing was inflated
+    finally:
+        tracemalloc.stop()
+    # a damaged member (its CRC no longer matches) is refused as damaged, not a crash
+    raw = bytearray(_with_manifest(tmp_path, "crc.skops", '{"format": 1, "nets": []}')
+                    .read_bytes())
+    at = raw.index(b"model.skops") + len("model.skops") + 40  # inside the member's data
+    raw[at] ^= 0xFF
+    (tmp_path / "crc.skops").write_bytes(bytes(raw))
+    with pytest.raises((ValueError, UntrustedModelError), match="crc.skops"):
+        load_model(tmp_path / "crc.skops")
+
+
+def test_only_the_public_estimators_of_the_library_and_sklearn_are_trusted(tmp_path):
+    """The trust list is the top-level package's estimators: not every type of the library
+    (its callbacks, its named tuples) and not torch's."""
+    import skops.io as sio
+    import sklearn_metricaudio as top
+    from sklearn_metricaudio.deploy.streaming import SoundEvent
+    from sklearn_metricaudio.models._training import SphereFaceAnnealing
+
+    for k, obj in enumerate([SphereFaceAnnealing(), SoundEvent(0.0, 1.0, "a", 0.5),
+                             torch.device("cpu"), torch.nn.Identity()]):
+        path = _archive(tmp_path / f"x{k}.skops", sio.dumps({"x": obj}))
+        with pytest.raises(UntrustedModelError, match=type(obj).__name__):
+            load_model(path)
+    # every public estimator of the library loads without being named
+    estimators = [getattr(top, n) for n in top.__all__]
+    estimators = [t for t in estimators if isinstance(t, type) and hasattr(t, "get_params")]
+    assert len(estimators) >= 10
+    for t in estimators:
+        if t.__name__ == "BackgroundNoise":
+            obj = t([np.zeros(4)])
+        elif t.__name__ in ("MetricAugmentationSelector",):
+            obj = t(CentroidClassifier())
+        else:
+            obj = t()
+        path = _archive(tmp_path / f"{t.__name__}.skops", sio.dumps(obj))
+        assert type(load_model(path)) is t
+
+
 def test_a_failed_save_leaves_the_earlier_file(tmp_path, monkeypatch):
     import skops.io as sio
 

@@ -25,6 +25,7 @@ import io
 import json
 import warnings
 import zipfile
+import zlib
 from pathlib import Path
 
 from sklearn.base import BaseEstimator
@@ -150,7 +151,7 @@ def save_model(model, path):
     return path
 
 
-def load_model(path, *, trusted=None, device=None):
+def load_model(path, *, trusted=None, device=None, max_bytes=2 ** 30):
     """Load a model written by :func:`save_model`, running none of the file's code.
 
     Parameters
@@ -165,6 +166,10 @@ def load_model(path, *, trusted=None, device=None):
         Where the torch steps run: every ``device`` parameter of the model is set to it.
         ``None``: as saved, except that a CUDA device on a machine without CUDA becomes
         ``"cpu"`` (with a warning), so a model fitted on a GPU predicts on a CPU.
+    max_bytes : int, default=2**30
+        The most the archive's members may unpack to, together (1 GiB: a width-1.0
+        MobileNet's weights take 13 MB). A larger file, or a zip bomb, is refused before
+        anything is unpacked.
 
     Returns
     -------
@@ -177,7 +182,9 @@ def load_model(path, *, trusted=None, device=None):
         The file is a pickle (``joblib.dump``; loading it could run arbitrary code), or
         holds types that are not trusted.
     ValueError
-        The file is not a model file of this library, or of a newer format.
+        The file is not a model file of this library, is of a newer format, is damaged
+        (a manifest that is not what :func:`save_model` writes, a member that does not
+        unpack), or would unpack to more than ``max_bytes``.
 
     Examples
     --------
@@ -204,13 +211,19 @@ def load_model(path, *, trusted=None, device=None):
         if _MANIFEST not in names or _SKOPS not in names:
             raise ValueError(f"model file '{path}' lacks {_MANIFEST} or {_SKOPS}: not written "
                              "by sklearn_metricaudio.deploy.save_model")
-        manifest = json.loads(zf.read(_MANIFEST))
-        if manifest.get("format", 0) > _FORMAT:
-            raise ValueError(f"model file '{path}' has format {manifest.get('format')}, newer "
-                             f"than this library reads ({_FORMAT}): upgrade sklearn_metricaudio")
-        data = zf.read(_SKOPS)
-        untrusted = set(sio.get_untrusted_types(data=data)) - _library_types()
-        untrusted -= set(trusted or ())
+        unpacked = sum(zf.getinfo(name).file_size for name in names)
+        if unpacked > max_bytes:
+            raise ValueError(
+                f"model file '{path}' would unpack to {unpacked} bytes, more than "
+                f"max_bytes={max_bytes} (a damaged file or a zip bomb); pass a larger "
+                "max_bytes to load_model only if you trust the file")
+        manifest = _manifest(_read(zf, _MANIFEST, path), names, path)
+        data = _read(zf, _SKOPS, path)
+        try:
+            types = set(sio.get_untrusted_types(data=data))
+        except Exception as exc:  # skops' own errors on a schema it cannot parse
+            raise ValueError(f"model file '{path}': {_SKOPS} is damaged ({exc})") from exc
+        untrusted = types - _library_types() - set(trusted or ())
         if untrusted:
             raise UntrustedModelError(
                 f"model file '{path}' holds types that are not trusted: {sorted(untrusted)}. "
@@ -231,12 +244,49 @@ def load_model(path, *, trusted=None, device=None):
     return model
 
 
+def _read(zf, name, path):
+    """A member's bytes; a member that does not unpack (bad CRC, bad data) is a ValueError."""
+    try:
+        return zf.read(name)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise ValueError(f"model file '{path}': {name} does not unpack ({exc}): the file is "
+                         "damaged") from exc
+
+
+def _manifest(raw, names, path):
+    """The manifest, checked against what :func:`save_model` writes."""
+    expected = (f"a JSON object with 'format' (an integer up to {_FORMAT}) and 'nets' (a list "
+                "of the archive's nets/<k>.pt members)")
+    try:
+        manifest = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        manifest = None
+    ok = isinstance(manifest, dict)
+    fmt = manifest.get("format") if ok else None
+    nets = manifest.get("nets") if ok else None
+    if not (ok and isinstance(fmt, int) and not isinstance(fmt, bool) and fmt >= 1
+            and isinstance(nets, list)
+            and all(isinstance(n, str) and n.startswith("nets/") and n in names for n in nets)
+            and len(set(nets)) == len(nets)):
+        if ok and isinstance(fmt, int) and fmt > _FORMAT:
+            raise ValueError(f"model file '{path}' has format {fmt}, newer than this library "
+                             f"reads ({_FORMAT}): upgrade sklearn_metricaudio")
+        shown = raw[:200].decode("utf-8", "replace")
+        raise ValueError(f"model file '{path}' is damaged: its {_MANIFEST} should be "
+                         f"{expected}, got {shown!r}")
+    if fmt > _FORMAT:
+        raise ValueError(f"model file '{path}' has format {fmt}, newer than this library "
+                         f"reads ({_FORMAT}): upgrade sklearn_metricaudio")
+    return manifest
+
+
 def _load_weights(zf, name, path, torch):
     """A network's state: tensors and plain containers only (``weights_only=True``)."""
     import pickle
 
     try:
-        return torch.load(io.BytesIO(zf.read(name)), map_location="cpu", weights_only=True)
+        return torch.load(io.BytesIO(_read(zf, name, path)), map_location="cpu",
+                          weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, KeyError) as exc:
         raise UntrustedModelError(
             f"model file '{path}': {name} holds more than tensors and plain values (or is "
