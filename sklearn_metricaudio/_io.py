@@ -118,12 +118,16 @@ def load_audio(path, sr=None, *, mono=True):
     ------
     FileNotFoundError
         The file does not exist.
+    IsADirectoryError
+        The path is a directory.
     AudioDecodeError
         The file is empty, corrupt, unreadable or holds NaN/inf samples.
     """
     import soundfile as sf
 
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"'{path}' is a directory, not an audio file")
     if not path.is_file():
         raise FileNotFoundError(f"audio file not found: '{path}'")
     try:

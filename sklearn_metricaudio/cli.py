@@ -13,7 +13,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 from . import __version__
 from ._io import AudioDecodeError
@@ -292,18 +291,26 @@ def cmd_predict(args):
                     "runs whatever code it holds when loaded)") from exc
     if args.stream is not None:
         return _predict_stream(args, model)
-    files = list(args.files)
-    labels = model.predict(files)
-    if hasattr(model, "predict_proba"):
-        scores, kind = model.predict_proba(files), "probability"
-    else:
-        scores, kind = model.decision_function(files), "score"
-    scores = np.atleast_2d(scores)
-    classes = getattr(model, "classes_", np.arange(scores.shape[1]))
+    from .deploy import predict_files
+
+    with _checking_input():
+        results = predict_files(model, args.files)
+    kind = "probability" if hasattr(model, "predict_proba") else "score"
     print(f"{'file':<40}{'label':>18}   {kind} per class")
-    for f, label, row in zip(files, labels, scores):
-        per = "  ".join(f"{c}={v:.3f}" for c, v in zip(classes, row))
-        print(f"{str(f)[-40:]:<40}{str(label):>18}   {per}")
+    failed = []
+    for r in results:
+        if r.error is not None:
+            failed.append(r)
+            print(f"{r.file[-40:]:<40}{'-':>18}   not read", flush=True)
+            continue
+        per = "  ".join(f"{c}={v:.3f}" for c, v in zip(model.classes_, r.scores))
+        print(f"{r.file[-40:]:<40}{str(r.label):>18}   {per}", flush=True)
+    for r in failed:
+        print(f"metricaudio: error: {r.error}", file=sys.stderr)
+    if failed:
+        print(f"metricaudio: {len(failed)} of {len(results)} files could not be read",
+              file=sys.stderr)
+        return 2
     return 0
 
 

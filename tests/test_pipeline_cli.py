@@ -277,6 +277,43 @@ def test_cli_predict_labels_files_with_a_saved_pipeline(tiny_us8k, tmp_path, cap
     assert [line.split()[1] for line in out[1:]] == [str(e) for e in expected]
 
 
+def test_cli_predict_labels_every_readable_file_and_names_the_others(tiny_us8k, tmp_path,
+                                                                    capsys, monkeypatch):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from sklearn_metricaudio.deploy import save_model
+
+    _, root = tiny_us8k
+    data = load_urbansound8k(root)
+    frame_model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
+    pipe = _pipe(SegmentAggregateClassifier(frame_model)).fit(data.filenames, data.target)
+    model = save_model(pipe, tmp_path / "model.skops")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not audio")
+    a, b = data.filenames[:2]
+    files = [a, str(notes), str(tmp_path), str(tmp_path / "gone.wav"), b]
+    expected = pipe.predict([a, b])
+    # each file is decoded once: the labels and the scores come from one pass
+    from sklearn_metricaudio.features import audio
+
+    decoded = []
+    load = audio.load_audio
+    monkeypatch.setattr(audio, "load_audio", lambda path, *a, **k: (decoded.append(str(path)),
+                                                                   load(path, *a, **k))[1])
+    assert main(["predict", str(model), *files]) == 2
+    captured = capsys.readouterr()
+    rows = captured.out.splitlines()[1:]
+    assert [r.split()[1] for r in rows] == [str(expected[0]), "-", "-", "-", str(expected[1])]
+    assert "not read" in rows[1] and "not read" in rows[3]
+    err = captured.err
+    assert "could not decode audio file" in err and "notes.txt" in err
+    assert f"'{tmp_path}' is a directory, not an audio file" in err
+    assert "audio file not found" in err and "gone.wav" in err
+    assert "3 of 5 files could not be read" in err
+    assert sorted(decoded) == sorted(files)
+
+
 def test_cli_evaluate_recognises_the_esc50_layout_and_checks_options(tmp_path, capsys):
     import soundfile as sf
 

@@ -4,6 +4,8 @@
   networks' weights as tensors; nothing in the file is executed on load.
 - :func:`export_onnx`: one ONNX graph from waveform to per-class scores (log-mel front end,
   embedding network, centroid decision); :class:`OnnxClassifier` runs it on onnxruntime.
+- :func:`predict_files`: labels of a list of files, the unreadable ones named with their
+  reason instead of stopping the batch;
 - :func:`predict_stream`: labels over time for a recording of any length, read in blocks;
   :func:`stream_events` merges them into events, :func:`write_events_csv` saves those.
 
@@ -11,6 +13,7 @@ Open-set rejection ("none of the known classes") is :meth:`CentroidClassifier.ca
 <sklearn_metricaudio.CentroidClassifier.calibrate>`.
 """
 
+from .files import FilePrediction, predict_files
 from .onnx_export import OnnxClassifier, export_onnx, load_onnx
 from .persistence import UntrustedModelError, load_model, save_model
 from .streaming import (SoundEvent, WindowPrediction, predict_stream, stream_events,
@@ -23,6 +26,8 @@ __all__ = [
     "export_onnx",
     "load_onnx",
     "OnnxClassifier",
+    "predict_files",
+    "FilePrediction",
     "predict_stream",
     "stream_events",
     "write_events_csv",

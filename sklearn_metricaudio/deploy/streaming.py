@@ -36,7 +36,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._io import AudioDecodeError, atomic_path, resample
-from ..models import MarginEmbeddingClassifier
+from ._decision import labels_and_scores, loader_of
 
 __all__ = ["WindowPrediction", "SoundEvent", "predict_stream", "stream_events",
            "write_events_csv"]
@@ -93,27 +93,6 @@ def _check_positive(name, value, what="a number of seconds"):
     return float(value)
 
 
-def _loader_of(model):
-    """The AudioLoader that opens ``model``, after checking that ``model`` is a fitted pipeline."""
-    from sklearn.pipeline import Pipeline
-    from sklearn.utils.validation import check_is_fitted
-
-    from ..features import AudioLoader
-
-    if not isinstance(model, Pipeline) or len(model.steps) < 2:
-        raise TypeError(
-            "model must be a fitted scikit-learn Pipeline of at least two steps whose first "
-            f"step is an AudioLoader (e.g. AudioLoader -> LogMelPatches -> "
-            f"MarginEmbeddingClassifier), got {type(model).__name__}"
-        )
-    loader = model.steps[0][1]
-    if not isinstance(loader, AudioLoader):
-        raise TypeError(f"the first step of model must be an AudioLoader, got "
-                        f"{type(loader).__name__}: streaming cuts waveforms for it")
-    check_is_fitted(model)
-    return loader
-
-
 def _min_window_seconds(model, loader):
     """Shortest window the step after the loader can make features of (0 if it has no rule)."""
     step = model.steps[1][1]
@@ -146,14 +125,6 @@ def _declared_too_long(extra_info):
 
 def _where(frame, sr):
     return f"{frame / sr:.3f} s (sample frame {frame})"
-
-
-def _score_matrix(final, Xt, method, *extra):
-    """Scores of shape (n_windows, n_classes) from the final step."""
-    s = np.asarray(getattr(final, method)(Xt, *extra), dtype=np.float64)
-    if s.ndim == 1:  # binary decision_function: the score of classes_[1]
-        s = np.stack([-s, s], axis=1)
-    return s
 
 
 def predict_stream(model, path, *, window=None, hop=None, block_seconds=10.0,
@@ -261,7 +232,7 @@ def predict_stream(model, path, *, window=None, hop=None, block_seconds=10.0,
     >>> [(e.start, e.end, e.label) for e in stream_events(windows)]
     [(0.0, 2.75, 'quiet'), (2.75, 5.0, 'loud')]
     """
-    loader = _loader_of(model)
+    loader = loader_of(model)
     if window is None:
         if loader.duration is None:
             raise ValueError("window must be given (a number of seconds) when the model's "
@@ -335,16 +306,7 @@ def _stream(model, loader, final, method, path, file_sr, window, hop, win_frames
         clips = [c for _, _, c in batch]
         lengths = {c.size for c in clips}
         X = np.stack(clips) if len(lengths) == 1 else clips  # the loader pads a short one
-        Xt = features.transform(X)
-        if isinstance(final, MarginEmbeddingClassifier):
-            # embed once for labels and scores (its predict and predict_proba embed each)
-            emb, counted = final._embed_clips(Xt)
-            decide, Xt, extra = final.centroid_, emb, (counted,)
-        else:
-            decide, extra = final, ()
-        labels = decide.predict(Xt, *extra)
-        S = (np.empty((len(batch), 0)) if method is None
-             else _score_matrix(decide, Xt, method, *extra))
+        labels, S = labels_and_scores(final, features.transform(X), method)
         for s, e, lab, row in zip(starts, ends, labels, S):
             lab = lab.item() if isinstance(lab, np.generic) else lab
             i = index.get(lab) if method is not None else None
