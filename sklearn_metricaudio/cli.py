@@ -142,13 +142,12 @@ def _augment(args, data, plan):
     print(f"augmentation schemes {schemes}, model {model.title}, budget: equal "
           f"{budget}", flush=True)
     cache = None if args.no_cache else _data_home(args.data_home) / "features"
-    with _checking_input():
-        res = augmentation_study(data, model.estimator, schemes=schemes,
-                                 duration=data.clip_seconds, folds=folds, cache_dir=cache,
-                                 budget=budget, device=args.device or "auto",
-                                 n_jobs=args.n_jobs,
-                                 random_state=args.random_state,
-                                 log=lambda m: print(m, flush=True))
+    # the input was checked before (check_study): an error from here on is a bug, with its
+    # traceback
+    res = augmentation_study(data, model.estimator, schemes=schemes,
+                             duration=data.clip_seconds, folds=folds, cache_dir=cache,
+                             budget=budget, device=args.device or "auto", n_jobs=args.n_jobs,
+                             random_state=args.random_state, log=lambda m: print(m, flush=True))
     print()
     print(format_augmentation_table(res, data.target_names))
     for k, table in res.acceptance.items():
@@ -168,11 +167,12 @@ def _report(args, data, grid):
 
     cache = None if args.no_cache else _data_home(args.data_home)
     t0 = time.perf_counter()
-    with _checking_input():
-        res = paper_report(data, args.report, grid=grid, preset=args.preset,
-                           margin_params=_margin_params(args, device="auto"),
-                           cache_dir=cache, n_jobs=args.n_jobs,
-                           random_state=args.random_state, log=lambda m: print(m, flush=True))
+    # the input was checked before (check_report): an error from here on is a bug, with its
+    # traceback
+    res = paper_report(data, args.report, grid=grid, preset=args.preset,
+                       margin_params=_margin_params(args, device="auto"), cache_dir=cache,
+                       n_jobs=args.n_jobs, random_state=args.random_state,
+                       log=lambda m: print(m, flush=True))
     if "tables" in res:
         print()
         print(f"{'model':<12}{'balanced acc. %':>16}")
@@ -225,6 +225,16 @@ def cmd_evaluate(args):
             data.name, data.clip_seconds = "synthetic urban sounds", 4.0
         else:
             data = load_dataset(args.data, subset=args.subset, salience=args.salience)
+        if args.report:
+            from .evaluation.paper_report import check_report
+
+            check_report(data, args.report, grid=grid, preset=args.preset,
+                         margin_params=_margin_params(args, device="auto"),
+                         random_state=args.random_state)
+        elif args.augment:
+            from .evaluation.augmentation import check_study
+
+            check_study(data, schemes=plan[0], folds=plan[2])
     print(f"{data.name}: {len(data.filenames)} clips, {len(set(data.fold))} folds, "
           f"classes {list(data.target_names)}", flush=True)
     if args.report:

@@ -264,6 +264,14 @@ def test_evaluate_folds_resumes_from_its_store(tmp_path):
     assert fits == [1.0] * 3 + [0.5] * 3 + [1.0] * 3
     with pytest.raises(ValueError, match=r"fold must hold one entry per clip \(30\), got 29"):
         evaluate_folds(Counting(), X, y, fold[:29], **kw)
+    # a stored result that cannot be read is computed again, with a warning naming the file
+    store = ResultStore(tmp_path / "store")
+    (damaged,) = [f for f in sorted((tmp_path / "store").glob("*/*.joblib"))][:1]
+    damaged.write_bytes(b"not a joblib file")
+    with pytest.warns(UserWarning, match=rf"stored result '{damaged}' cannot be read.*computed "
+                                         "again"):
+        evaluate_folds(Counting(), X, y, fold, **kw)
+    assert len(store) == 9 and store.get(damaged.stem) is not None  # replaced
 
 
 def test_a_failure_leaves_no_partial_report_and_keeps_the_earlier_one(synth, tmp_path,

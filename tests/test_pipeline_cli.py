@@ -411,6 +411,28 @@ def test_cli_evaluate_augment_checks_its_options_first(tiny_esc10, tmp_path, cap
     assert "need at least 3 folds" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("where", ["augmentation.augmentation_study",
+                                   "paper_report.paper_report"])
+def test_cli_errors_inside_the_work_keep_their_traceback(tiny_esc10, tmp_path, monkeypatch,
+                                                         where):
+    """Only the input is checked into one-line reports: a ValueError or RuntimeError raised
+    by the study or the report itself (a bug, torch's own errors) propagates."""
+    import importlib
+
+    module, name = where.split(".")
+    module = importlib.import_module(f"sklearn_metricaudio.evaluation.{module}")
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("a bug inside training")
+
+    monkeypatch.setattr(module, name, fail)
+    base = ["evaluate", "--data", str(tiny_esc10), "--no-cache", "--out", str(tmp_path)]
+    extra = (["--augment", "none"] if name == "augmentation_study"
+             else ["--report", str(tmp_path / "rep")])
+    with pytest.raises(RuntimeError, match="a bug inside training"):
+        main(base + extra)
+
+
 def test_enrollment_draws_enroll_shots_per_class_and_test_on_other_recordings():
     from sklearn_metricaudio.evaluation import enrollment_draws
 

@@ -38,7 +38,7 @@ from sklearn.utils.validation import check_memory, has_fit_parameter
 from ..augment.selector import clip_embeddings, knn_agreement
 
 __all__ = ["SCHEMES", "parse_schemes", "deformed_features", "compare_augmentation",
-           "augmentation_study",
+           "augmentation_study", "check_study",
            "format_augmentation_table", "format_acceptance_table", "save_augmentation_png"]
 
 #: The schemes of the paper's Fig. 1, in its order.
@@ -428,6 +428,26 @@ def save_augmentation_png(result, path, title=""):
     return save_figure(fig, Path(path))
 
 
+def check_study(data, *, schemes=SCHEMES, folds=None):
+    """The input checks of :func:`augmentation_study`, before any work.
+
+    Returns the parsed schemes; raises ValueError for an unknown scheme, kNN schemes on a
+    data set of fewer than 3 folds, or ``folds`` that are not folds of ``data``.
+    """
+    folds_all = sorted({int(f) for f in np.asarray(data.fold) if f >= 0})
+    schemes = parse_schemes(schemes)
+    if any(s.startswith("knn") for s in schemes) and len(folds_all) < 3:
+        # fail before the features, not after (compare_augmentation checks it too)
+        raise ValueError(f"the kNN schemes need at least 3 folds (a test fold, a held-out "
+                         f"partition and the folds its metric learns from); the data set has "
+                         f"{len(folds_all)}")
+    if folds is not None:
+        bad = sorted(set(int(f) for f in folds) - set(folds_all))
+        if bad:
+            raise ValueError(f"--folds {bad} are not folds of the data set ({folds_all})")
+    return schemes
+
+
 def augmentation_study(data, model, *, schemes=SCHEMES, duration, sr=22050, metric=None,
                        deformations=None, folds=None, cache_dir=None, budget="steps",
                        device="cpu", n_jobs=None, progress=True, random_state=0, log=print):
@@ -478,17 +498,7 @@ def augmentation_study(data, model, *, schemes=SCHEMES, duration, sr=22050, metr
         shared = {k: v for k, v in model.get_params().items()
                   if k in ("epochs", "width", "device")}
         metric.set_params(**shared)
-    folds_all = sorted({int(f) for f in np.asarray(data.fold) if f >= 0})
-    schemes = parse_schemes(schemes)
-    if any(s.startswith("knn") for s in schemes) and len(folds_all) < 3:
-        # fail before the features, not after (compare_augmentation checks it too)
-        raise ValueError(f"the kNN schemes need at least 3 folds (a test fold, a held-out "
-                         f"partition and the folds its metric learns from); the data set has "
-                         f"{len(folds_all)}")
-    if folds is not None:
-        bad = sorted(set(int(f) for f in folds) - set(folds_all))
-        if bad:
-            raise ValueError(f"--folds {bad} are not folds of the data set ({folds_all})")
+    schemes = check_study(data, schemes=schemes, folds=folds)
     t0 = time.perf_counter()
     loader = AudioLoader(sr=sr, duration=duration, n_jobs=n_jobs)
     logmel = LogMelPatches(sr=sr)

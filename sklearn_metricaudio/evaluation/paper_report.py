@@ -52,7 +52,8 @@ from .report import (check_figures, collect_folds, fold_jobs, format_confusion_t
 from .store import (Job, ResultStore, estimator_fingerprint, files_fingerprint, fingerprint,
                     run_jobs)
 
-__all__ = ["GRIDS", "MARGINS", "PARTS", "paper_report", "input_duration", "check_grid",
+__all__ = ["GRIDS", "MARGINS", "PARTS", "paper_report", "check_report", "input_duration",
+           "check_grid",
            "tukey_table", "write_report"]
 
 #: The four margins of Fig. 3, in the paper's legend order.
@@ -170,6 +171,66 @@ def _ins_job(filenames, sr, seconds, n_surrogates, random_state):
 
 
 # ---------------------------------------------------------------------------- the report
+def check_report(data, path, *, grid="tiny", parts=PARTS, preset=None, margin_params=None,
+                 random_state=0):
+    """Every input check of :func:`paper_report`, before any work; the checked plan.
+
+    What ``metricaudio evaluate --report`` runs first, so that a bad grid, part, preset,
+    margin setting, report path or data set is reported in one line, while an error during
+    the report's work keeps its traceback.
+
+    Returns
+    -------
+    Bunch
+        ``grid``, ``parts``, ``path``, ``preset``, ``params``, ``table_models``, ``cells``,
+        ``y``, ``fold``, ``groups``, ``clip_seconds``, ``all_folds``, ``test_folds``,
+        ``fold_eval``.
+
+    Raises
+    ------
+    ValueError
+        What :func:`paper_report` raises before any work.
+    """
+    g = check_grid(grid)
+    parts = [parts] if isinstance(parts, str) else list(parts)
+    bad = [p for p in parts if p not in PARTS]
+    if bad or not parts:
+        raise ValueError(f"unknown report part(s) {bad}; parts must be a non-empty subset of "
+                         f"{list(PARTS)}")
+    path = Path(path)
+    if path.exists() and not (path.is_dir() and (path / "report.md").is_file()):
+        raise ValueError(f"report path '{path}' exists and is not a report folder (no "
+                         "report.md): give a new folder or an earlier report's")
+    missing = [k for k in ("filenames", "target", "target_names", "fold") if k not in data]
+    if missing:
+        raise ValueError(f"data must be a loaded data set (a Bunch with filenames, target, "
+                         f"target_names and fold); it lacks {missing}")
+    check_figures()
+    preset = preset or g.preset
+    params = dict(margin_params or {})
+    if g.epochs is not None:
+        params.setdefault("epochs", g.epochs)
+    # every model built (and its settings checked) before any work
+    table_models = paper_models("all", random_state=random_state, preset=preset, **params)
+    cells = {(m, L, s): paper_models(m, random_state=random_state + s, preset=preset,
+                                     **params)[m]
+             for m in MARGINS for L in g.lengths for s in range(g.seeds)}
+    y = np.asarray(data.target)
+    fold = np.asarray(data.fold)
+    groups = None if data.get("fsID") is None else np.asarray(data.fsID)
+    clip_seconds = float(data.get("clip_seconds") or 4.0)
+    all_folds = sorted(int(f) for f in np.unique(fold) if f >= 0)
+    test_folds = all_folds if g.folds is None else all_folds[:g.folds]
+    # clips of the other folds train in every split and are never tested
+    fold_eval = np.where(np.isin(fold, test_folds), fold, -1)
+    if len(test_folds) < 1 or len(all_folds) < 2:
+        raise ValueError(f"the report needs a data set with at least 2 folds, got {all_folds}")
+    return Bunch(grid=g, parts=parts, path=path, preset=preset, params=params,
+                 table_models=table_models, cells=cells, y=y, fold=fold, groups=groups,
+                 clip_seconds=clip_seconds, all_folds=all_folds, test_folds=test_folds,
+                 fold_eval=fold_eval)
+
+
 def paper_report(data, path, *, grid="tiny", parts=PARTS, preset=None, margin_params=None,
                  cache_dir=None, n_jobs=None, progress=True, random_state=0, sr=22050,
                  log=print):
@@ -226,40 +287,13 @@ def paper_report(data, path, *, grid="tiny", parts=PARTS, preset=None, margin_pa
         report (checked before any work).
     """
     t_start = time.perf_counter()
-    g = check_grid(grid)
-    parts = [parts] if isinstance(parts, str) else list(parts)
-    bad = [p for p in parts if p not in PARTS]
-    if bad or not parts:
-        raise ValueError(f"unknown report part(s) {bad}; parts must be a non-empty subset of "
-                         f"{list(PARTS)}")
-    path = Path(path)
-    if path.exists() and not (path.is_dir() and (path / "report.md").is_file()):
-        raise ValueError(f"report path '{path}' exists and is not a report folder (no "
-                         "report.md): give a new folder or an earlier report's")
-    missing = [k for k in ("filenames", "target", "target_names", "fold") if k not in data]
-    if missing:
-        raise ValueError(f"data must be a loaded data set (a Bunch with filenames, target, "
-                         f"target_names and fold); it lacks {missing}")
-    check_figures()
-    preset = preset or g.preset
-    params = dict(margin_params or {})
-    if g.epochs is not None:
-        params.setdefault("epochs", g.epochs)
-    # every model built (and its settings checked) before any work
-    table_models = paper_models("all", random_state=random_state, preset=preset, **params)
-    cells = {(m, L, s): paper_models(m, random_state=random_state + s, preset=preset,
-                                     **params)[m]
-             for m in MARGINS for L in g.lengths for s in range(g.seeds)}
-    y = np.asarray(data.target)
-    fold = np.asarray(data.fold)
-    groups = None if data.get("fsID") is None else np.asarray(data.fsID)
-    clip_seconds = float(data.get("clip_seconds") or 4.0)
-    all_folds = sorted(int(f) for f in np.unique(fold) if f >= 0)
-    test_folds = all_folds if g.folds is None else all_folds[:g.folds]
-    # clips of the other folds train in every split and are never tested
-    fold_eval = np.where(np.isin(fold, test_folds), fold, -1)
-    if len(test_folds) < 1 or len(all_folds) < 2:
-        raise ValueError(f"the report needs a data set with at least 2 folds, got {all_folds}")
+    plan = check_report(data, path, grid=grid, parts=parts, preset=preset,
+                        margin_params=margin_params, random_state=random_state)
+    g, parts, path, preset, params = plan.grid, plan.parts, plan.path, plan.preset, plan.params
+    table_models, cells = plan.table_models, plan.cells
+    y, fold, groups = plan.y, plan.fold, plan.groups
+    clip_seconds, all_folds, test_folds, fold_eval = (plan.clip_seconds, plan.all_folds,
+                                                      plan.test_folds, plan.fold_eval)
     feature_cache = None if cache_dir is None else str(Path(cache_dir) / "features")
     store = ResultStore(None if cache_dir is None else Path(cache_dir) / "results")
     filenames = [os.fsdecode(f) for f in data.filenames]

@@ -17,6 +17,7 @@ the store for exactly the results that depend on it, and only for those.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import joblib
@@ -138,7 +139,10 @@ class ResultStore:
             return default
         try:
             return joblib.load(file)
-        except Exception:  # an unreadable file (another version, a bad disk): compute again
+        except Exception as exc:  # an unreadable file (another version, a bad disk)
+            warnings.warn(f"stored result '{file}' cannot be read ({type(exc).__name__}: "
+                          f"{exc}); it is computed again and the file replaced", UserWarning,
+                          stacklevel=2)
             return default
 
     def __contains__(self, key):
