@@ -107,3 +107,33 @@ def test_compute_features_decodes_the_audio_once_for_every_kind(tiny_us8k, tmp_p
     again = compute_features(["mfcc", "logmel"], data, duration=1.0, cache_dir=tmp_path)
     assert decodes == []  # both kinds read from the cache
     np.testing.assert_array_equal(again["logmel"].X, features["logmel"].X)
+
+
+def test_training_deformations_run_at_the_features_rate(tiny_us8k):
+    """At 16 kHz the evaluation's deformed versions are those of the deformations built for
+    16 kHz (the compression's attack and release are in samples): the registry builds them
+    for the rate it is given, and deformations built for another rate are refused."""
+    from sklearn_metricaudio.augment import DynamicRangeCompression
+    from sklearn_metricaudio.evaluation import compute_features, feature_pipeline, paper_models
+
+    from sklearn.utils import Bunch
+
+    data = Bunch(filenames=tiny_us8k[0].filenames[:3])
+    deformations = paper_models("cosface", sr=16000)["cosface"].deformations
+    assert {d.sr for _, d in deformations} == {16000}
+    drc = [(n, d) for n, d in deformations if n == "DRC"]
+    got = compute_features(["logmel"], data, duration=1.0, sr=16000, deformations=drc,
+                           progress=False)["logmel"].deformed
+    pipe = feature_pipeline("logmel", sr=16000, duration=1.0)
+    waves = pipe[0].transform(list(data.filenames))
+    variants = DynamicRangeCompression(sr=16000).transform(waves)   # (3, 4 presets, samples)
+    expected = pipe[1].transform(variants.reshape(-1, variants.shape[-1]))
+    np.testing.assert_allclose(got.astype(np.float32),
+                               expected.reshape(got.shape).astype(np.float16), atol=0.1)
+    # at 22.05 kHz the compressor's time constants span other stretches: not the same output
+    other = DynamicRangeCompression(sr=22050).transform(waves)
+    assert np.abs(other - variants).max() > 1e-3
+    with pytest.raises(ValueError, match=r"deformation 'TS' is built for sr=22050, the "
+                                         r"waveforms and their features are at sr=16000"):
+        compute_features(["logmel"], data, duration=1.0, sr=16000, progress=False,
+                         deformations=paper_models("cosface")["cosface"].deformations)

@@ -89,6 +89,8 @@ def deformed_features(waveforms, features, deformations, *, memory=None, chunk=3
     features : transformer
         Waveforms -> features (e.g. :class:`LogMelPatches`), stateless.
     deformations : list of (name, deformation)
+        Each built for the features' ``sr`` (a mismatch is an error: a deformation's time
+        constants and filters are in samples at its own ``sr``).
     memory : str, joblib.Memory or None
         Cache (keyed on the waveforms and the settings).
     chunk : int, default=32
@@ -101,6 +103,14 @@ def deformed_features(waveforms, features, deformations, *, memory=None, chunk=3
     """
     from ..features import code_hash, library_versions
 
+    sr = getattr(features, "sr", None)
+    for name, d in deformations:
+        d_sr = d.get_params().get("sr")
+        if sr is not None and d_sr is not None and int(d_sr) != int(sr):
+            raise ValueError(
+                f"deformation {name!r} is built for sr={d_sr}, the waveforms and their "
+                f"features are at sr={sr}: build the deformations for the features' rate "
+                f"(e.g. training_deformations(sr={sr}))")
     memory = check_memory(str(memory) if isinstance(memory, Path) else memory)
     # the deformation and feature code and the library versions: new code misses the cache
     key = (code_hash("augment", "features", files=("_io.py", "_torch.py")), library_versions())

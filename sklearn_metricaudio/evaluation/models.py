@@ -57,7 +57,7 @@ def paper_baselines(*, random_state=0):
     }
 
 
-def paper_models(names="all", *, random_state=0, preset="default", **margin_params):
+def paper_models(names="all", *, random_state=0, preset="default", sr=22050, **margin_params):
     """The named models, each with the features it reads and a title.
 
     Parameters
@@ -70,6 +70,9 @@ def paper_models(names="all", *, random_state=0, preset="default", **margin_para
     preset : {"default", "fast"}, default="default"
         A name from :data:`MARGIN_PRESETS`: the margin models' settings and whether
         they train with deformed clips.
+    sr : int, default=22050
+        The sample rate of the waveforms the models' features are made from: the training
+        deformations are built for it (compression time constants, pitch-shift filters).
     **margin_params
         Settings of every margin model (``epochs``, ``width``, ``device``, ...), over
         the preset's; checked here, so that a bad value fails before any model runs.
@@ -111,7 +114,7 @@ def paper_models(names="all", *, random_state=0, preset="default", **margin_para
     if MARGIN_PRESETS[preset].deformations:
         from ..augment import training_deformations
 
-        deformations = training_deformations()
+        deformations = training_deformations(sr)
     baselines = paper_baselines(random_state=random_state)
     models = {}
     for name in names:

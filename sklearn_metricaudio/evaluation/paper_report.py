@@ -172,7 +172,7 @@ def _ins_job(filenames, sr, seconds, n_surrogates, random_state):
 
 # ---------------------------------------------------------------------------- the report
 def check_report(data, path, *, grid="tiny", parts=PARTS, preset=None, margin_params=None,
-                 random_state=0):
+                 random_state=0, sr=22050):
     """Every input check of :func:`paper_report`, before any work; the checked plan.
 
     What ``metricaudio evaluate --report`` runs first, so that a bad grid, part, preset,
@@ -211,8 +211,9 @@ def check_report(data, path, *, grid="tiny", parts=PARTS, preset=None, margin_pa
     if g.epochs is not None:
         params.setdefault("epochs", g.epochs)
     # every model built (and its settings checked) before any work
-    table_models = paper_models("all", random_state=random_state, preset=preset, **params)
-    cells = {(m, L, s): paper_models(m, random_state=random_state + s, preset=preset,
+    table_models = paper_models("all", random_state=random_state, preset=preset, sr=sr,
+                                **params)
+    cells = {(m, L, s): paper_models(m, random_state=random_state + s, preset=preset, sr=sr,
                                      **params)[m]
              for m in MARGINS for L in g.lengths for s in range(g.seeds)}
     y = np.asarray(data.target)
@@ -288,7 +289,7 @@ def paper_report(data, path, *, grid="tiny", parts=PARTS, preset=None, margin_pa
     """
     t_start = time.perf_counter()
     plan = check_report(data, path, grid=grid, parts=parts, preset=preset,
-                        margin_params=margin_params, random_state=random_state)
+                        margin_params=margin_params, random_state=random_state, sr=sr)
     g, parts, path, preset, params = plan.grid, plan.parts, plan.path, plan.preset, plan.params
     table_models, cells = plan.table_models, plan.cells
     y, fold, groups = plan.y, plan.fold, plan.groups
@@ -418,7 +419,7 @@ def _augmentation_job(data, model, schemes, duration, sr, folds, cache_dir, devi
 
 def _augmentation(data, g, preset, params, fold, all_folds, files_key, y, groups,
                   clip_seconds, sr, feature_cache, store, n_jobs, progress, random_state, log):
-    (model,) = paper_models("cosface", random_state=random_state, preset=preset,
+    (model,) = paper_models("cosface", random_state=random_state, preset=preset, sr=sr,
                             **params).values()
     folds = all_folds if g.augment_folds is None else all_folds[:g.augment_folds]
     device = params.get("device", "cpu")
