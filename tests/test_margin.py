@@ -169,6 +169,32 @@ def test_calibrate_rejects_clips_beyond_the_held_out_threshold(patches):
     np.testing.assert_array_equal(after, np.where(rejected, -1, before))
 
 
+def test_a_collapsed_embedding_or_a_chance_validation_is_announced():
+    """Two epochs on 64 clips: 8 steps leave the batch-norm running statistics near their
+    initial values, and in eval mode every segment embeds to one point (distances ~1e-8,
+    labels by round-off). The fit says so; a trained one does not."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    d = make_urban_sounds(n_per_class=8, sr=16000, random_state=2)
+    front = make_pipeline(AudioLoader(sr=16000, duration=2.0),
+                          LogMelPatches(sr=16000, segment_seconds=1.0))
+    X = front.transform(list(d.data))
+    with pytest.warns(ConvergenceWarning, match="the fitted embedding has collapsed") as rec:
+        collapsed = MarginEmbeddingClassifier(width=0.25, epochs=2, random_state=0).fit(
+            X, d.target)
+    assert rec[0].filename == __file__   # pointed at the caller's fit
+    assert np.ptp(collapsed.transform(X).reshape(-1, 32), axis=0).max() < 1e-2
+    # labels the validation can only guess: at chance, with a warning that says so
+    shuffled = np.random.default_rng(0).permutation(d.target)
+    with pytest.warns(ConvergenceWarning, match="never rose clearly above chance"):
+        MarginEmbeddingClassifier(width=0.25, epochs=6, random_state=0).fit(X, shuffled)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        MarginEmbeddingClassifier(**FAST).fit(*_bands(20, [0, 1, 2], np.random.default_rng(0)))
+
+
 def test_training_divergence_is_a_clear_error():
     rng = np.random.default_rng(2)
     X, y = _bands(8, [0, 1, 2], rng)
@@ -617,6 +643,19 @@ def test_pickle_and_joblib_round_trip(patches, tmp_path):
     assert next(loaded.net_.module_.parameters()).device.type == "cpu"
     # the validation data is not carried inside the model
     assert len(pickle.dumps(clf)) < 2 * len(pickle.dumps(clf.net_.module_.state_dict()))
+    # a model pickled before silence_db, deformed_share, ... existed loads with what it was
+    # fitted with (every segment counted), while a new estimator has __init__'s defaults
+    old = copy.copy(clf)
+    for name in ("silence_db", "deformed_share", "mixed_precision", "accelerator"):
+        del old.__dict__[name]
+    legacy = pickle.loads(pickle.dumps(old))
+    assert legacy.silence_db is None and legacy.deformed_share == 0.0
+    np.testing.assert_allclose(legacy.decision_function(X[80:]),
+                               legacy.centroid_.decision_function(legacy.transform(X[80:])),
+                               rtol=1e-6)
+    fresh = MarginEmbeddingClassifier()
+    assert (fresh.silence_db, fresh.deformed_share) == (-80.0, 0.5)
+    assert not hasattr(MarginEmbeddingClassifier, "silence_db")   # no class-level default
 
 
 def test_pipeline_cross_validation_and_grid_search_over_losses(tiny_us8k):

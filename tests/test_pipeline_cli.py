@@ -8,7 +8,8 @@ from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.utils import Bunch
 
-from sklearn_metricaudio import (AudioLoader, GaussianMixtureClassifier, MFCCStats,
+from sklearn_metricaudio import (AudioLoader, GaussianMixtureClassifier, LogMelPatches,
+                                 MarginEmbeddingClassifier, MFCCStats,
                                  SegmentAggregateClassifier, load_urbansound8k, urbansound8k_cv)
 from sklearn_metricaudio.cli import main
 from sklearn_metricaudio.evaluation import evaluate_folds, format_confusion_table, paper_baselines
@@ -312,6 +313,32 @@ def test_cli_predict_labels_every_readable_file_and_names_the_others(tiny_us8k, 
     assert "audio file not found" in err and "gone.wav" in err
     assert "3 of 5 files could not be read" in err
     assert sorted(decoded) == sorted(files)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # one epoch
+def test_predict_files_warns_about_a_file_shorter_than_one_segment(tmp_path):
+    import soundfile as sf
+
+    from sklearn_metricaudio.deploy import predict_files
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((6, 8000)).astype(np.float32) * np.repeat([0.01, 0.5], 3)[:, None]
+    pipe = make_pipeline(AudioLoader(sr=8000, duration=1.0),
+                         LogMelPatches(sr=8000, n_fft=256, hop_length=64, segment_seconds=0.5),
+                         MarginEmbeddingClassifier(width=0.25, epochs=1, batch_size=4,
+                                                   validation_split=None, random_state=0))
+    pipe.fit(X, np.repeat(["quiet", "loud"], 3))
+    sf.write(tmp_path / "blip.wav", X[4, :80], 8000)      # 0.01 s
+    sf.write(tmp_path / "clip.wav", X[4], 8000)           # 1 s
+    with pytest.warns(UserWarning, match=r"blip.wav' holds 0.010 s of audio, less than one "
+                                         r"0.49-s segment .* pad='repeat'"):
+        short, whole = predict_files(pipe, [tmp_path / "blip.wav", tmp_path / "clip.wav"])
+    assert short.error is None and short.label in ("quiet", "loud")   # labelled, with a word
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        predict_files(pipe, [tmp_path / "clip.wav"])
 
 
 def test_cli_evaluate_recognises_the_esc50_layout_and_checks_options(tmp_path, capsys):

@@ -196,3 +196,15 @@ def test_bad_input_is_refused_with_a_clear_message(transformer, clips):
     for X in (names, np.asarray(names, dtype=object), np.asarray(names)):
         with pytest.raises(ValueError, match="got file names: put an AudioLoader before it"):
             transformer.transform(X)
+
+
+def test_set_output_only_where_the_output_is_a_table():
+    """A DataFrame holds 2-D data: the 3-D and 4-D outputs (MFCC statistics per window,
+    log-mel patches) offer no ``set_output``; the INS (clips x scales) does."""
+    clips = np.random.default_rng(0).standard_normal((2, SR)).astype(np.float32)
+    for est in (MFCCStats(), LogMelPatches(), TimeStretch()):
+        assert est.fit(clips).transform(clips).ndim > 2
+        assert not hasattr(est, "set_output"), type(est).__name__
+    ins = INSTransformer(n_surrogates=3, random_state=0)
+    assert ins.fit(clips[:, :6615]).transform(clips[:, :6615]).ndim == 2
+    assert ins.set_output(transform="default") is ins

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..models import MarginEmbeddingClassifier
 
-__all__ = ["loader_of", "labels_and_scores"]
+__all__ = ["loader_of", "min_clip_seconds", "labels_and_scores"]
 
 
 def loader_of(model):
@@ -28,6 +28,15 @@ def loader_of(model):
                         f"{type(loader).__name__}: its waveforms are cut and read here")
     check_is_fitted(model)
     return loader
+
+
+def min_clip_seconds(model, loader):
+    """Shortest clip the step after the loader makes features of: one segment (0 if the step
+    has no such rule)."""
+    step = model.steps[1][1]
+    if hasattr(step, "min_samples"):  # our WaveformTransformers: LogMelPatches, MFCCStats
+        return step.min_samples / float(getattr(step, "sr", loader.sr))
+    return 0.0
 
 
 def _score_matrix(final, Xt, method, *extra):

@@ -9,12 +9,13 @@ of each file that cannot be read, and runs the rest of the pipeline once on the 
 
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import numpy as np
 
 from .._io import AudioDecodeError
-from ._decision import labels_and_scores, loader_of
+from ._decision import labels_and_scores, loader_of, min_clip_seconds
 
 __all__ = ["FilePrediction", "predict_files"]
 
@@ -97,6 +98,7 @@ def predict_files(model, files, *, scores="auto", batch_size=64):
         raise ValueError(f"scores must be 'auto', 'predict_proba' or 'decision_function' that "
                          f"the model's last step ({type(final).__name__}) has, got {scores!r}")
     files = [str(f) for f in files]
+    short = min_clip_seconds(model, loader)
     out = [None] * len(files)
     for start in range(0, len(files), batch_size):
         waves, where = [], []
@@ -104,6 +106,7 @@ def predict_files(model, files, *, scores="auto", batch_size=64):
             try:
                 waves.append(loader.transform([files[i]])[0])
                 where.append(i)
+                _warn_if_short(files[i], short, loader)
             except (AudioDecodeError, OSError, ValueError) as exc:
                 out[i] = FilePrediction(files[i], None, float("nan"), np.empty(0), str(exc))
         if not waves:
@@ -117,3 +120,15 @@ def predict_files(model, files, *, scores="auto", batch_size=64):
             out[i] = FilePrediction(files[i], label, float("nan") if k is None else
                                     float(row[k]), row, None)
     return out
+
+
+def _warn_if_short(path, seconds, loader):
+    """Warn when a file holds less audio than one segment: its label comes from padding."""
+    import soundfile as sf
+
+    held = sf.info(path).duration
+    if held < seconds:
+        warnings.warn(f"'{path}' holds {held:.3f} s of audio, less than one {seconds:.2f}-s "
+                      f"segment of the model's features: it is padded (AudioLoader "
+                      f"pad={loader.pad!r}) and its label says little", UserWarning,
+                      stacklevel=3)

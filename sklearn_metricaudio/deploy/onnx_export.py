@@ -277,7 +277,7 @@ def _front_end(logmel):
 
 def _min_samples(logmel):
     """Fewest samples giving one whole segment (``LogMelPatches``'s own bound)."""
-    return int(logmel._min_samples())
+    return logmel.min_samples
 
 
 def _bare_net(margin):

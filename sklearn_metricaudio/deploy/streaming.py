@@ -14,8 +14,9 @@ the ``hop``-long stretch at its centre; the first window owns from its start (0 
 one up to its end (the end of the recording). The owned stretches tile the recording without
 gap or overlap, so an event's boundary is placed within one hop of the instant where the
 windows' majority content changes (typically within half a hop: a window straddling a change
-takes one side's label, its stretch ends half a hop from its centre). The default hop,
-``window / 2``, halves the cost of finer hops; pass a smaller one for finer boundaries.
+takes one side's label, its stretch ends half a hop from its centre). The default hop is
+1 s (or the window, if shorter); pass a smaller one for finer boundaries, at a cost that grows
+as ``window / hop``.
 
 *The end of the recording.* Every window holds real audio only: when the recording does not
 end on the end of a regular window, one last window is placed flush with the end of the
@@ -36,7 +37,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._io import AudioDecodeError, atomic_path, resample
-from ._decision import labels_and_scores, loader_of
+from ._decision import labels_and_scores, loader_of, min_clip_seconds
 
 __all__ = ["WindowPrediction", "SoundEvent", "predict_stream", "stream_events",
            "write_events_csv"]
@@ -91,14 +92,6 @@ def _check_positive(name, value, what="a number of seconds"):
             or not math.isfinite(value) or value <= 0):
         raise ValueError(f"{name} must be a positive finite number ({what}), got {value!r}")
     return float(value)
-
-
-def _min_window_seconds(model, loader):
-    """Shortest window the step after the loader can make features of (0 if it has no rule)."""
-    step = model.steps[1][1]
-    if hasattr(step, "_min_samples"):  # our WaveformTransformers: LogMelPatches, MFCCStats
-        return step._min_samples() / float(getattr(step, "sr", loader.sr))
-    return 0.0
 
 
 #: libsndfile's header log: a chunk whose declared size is larger than what the file holds
@@ -249,7 +242,7 @@ def predict_stream(model, path, *, window=None, hop=None, block_seconds=10.0,
             f"got {window:g} s: the loader cuts every clip to {loader.duration:g} s, so the "
             "rest of a longer window would be ignored"
         )
-    min_window = _min_window_seconds(model, loader)
+    min_window = min_clip_seconds(model, loader)
     if window < min_window - 1e-9:
         raise ValueError(
             f"window must be at least {min_window:.3f} s, the shortest clip "

@@ -84,6 +84,14 @@ class WaveformTransformer(TransformerMixin, BaseEstimator):
             self._check_waveforms(X)
         return self
 
+    @property
+    def min_samples(self):
+        """The shortest clip, in samples at ``sr``, that this transformer makes features of
+        (one analysis window, one segment)."""
+        self._validate_params()
+        self._check_config()
+        return int(self._min_samples())
+
     def _check_config(self):
         """Hook for cross-parameter checks."""
 

@@ -100,7 +100,7 @@ def window_statistics(mfcc, context=5):
     return torch.cat(blocks, dim=-2).transpose(-1, -2)
 
 
-class MFCCStats(WaveformTransformer):
+class MFCCStats(WaveformTransformer, auto_wrap_output_keys=None):
     """Per-frame MFCCs and their statistics over consecutive frames (paper, Sec. IV).
 
     25 MFCCs from 40 mel bands on 21.3 ms windows with 50 % overlap; for every
@@ -146,6 +146,9 @@ class MFCCStats(WaveformTransformer):
     (2, 90, 275)
     >>> MFCCStats().get_feature_names_out()[[0, 25, 274]].tolist()
     ['mfcc0', 'mfcc0_min', 'mfcc24_delta2_var']
+
+    The output is 3-D (clips, windows, columns), so there is no ``set_output``: a
+    DataFrame holds 2-D data. The names above label the last axis.
     """
 
     _parameter_constraints = {

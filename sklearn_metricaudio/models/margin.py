@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 import torch
@@ -181,11 +182,10 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
     (12, 2)
     """
 
-    # models pickled before these options existed load with the behaviour they were fitted with
-    silence_db = None
-    deformed_share = 0.0
-    mixed_precision = False
-    accelerator = None
+    #: What models pickled before an option existed were fitted with: they load with it
+    #: (``__setstate__``), while a new estimator takes ``__init__``'s defaults.
+    _BEFORE_THE_OPTION = {"silence_db": None, "deformed_share": 0.0, "mixed_precision": False,
+                          "accelerator": None}
 
     _parameter_constraints = {
         "loss": [StrOptions(set(LOSSES))],
@@ -244,6 +244,12 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         self.accelerator = accelerator
         self.random_state = random_state
         self.verbose = verbose
+
+    def __setstate__(self, state):
+        """Unpickle; a model saved before an option existed gets the value it was fitted
+        with (not today's default)."""
+        state = {**self._BEFORE_THE_OPTION, **state}
+        super().__setstate__(state)
 
     def _validate_params(self):
         """scikit-learn's parameter checks, then the margin and scale against the loss."""
@@ -452,6 +458,45 @@ default=None
         net.module_.eval()
         emb = _training.embed(net.module_, seg)[:, None]  # one segment per row
         self.centroid_ = CentroidClassifier(metric="cosine").fit(emb, self.classes_[seg_y])
+        self._warn_if_degenerate(emb[:, 0], net)
+
+    def _warn_if_degenerate(self, emb, net):
+        """Warn when the fitted embedding says nothing: every training segment embedded
+        alike, or a validation accuracy at chance."""
+        from sklearn.exceptions import ConvergenceWarning
+
+        spread = float(emb.std(axis=0).mean())
+        size = float(np.linalg.norm(emb, axis=1).mean())
+        steps = sum(len(h.get("batches", ())) for h in net.history)
+        if emb.shape[0] > 1 and spread <= 1e-3 * max(size, 1e-12):
+            warnings.warn(
+                f"the fitted embedding has collapsed: all {emb.shape[0]} training segments "
+                f"embed to nearly one point (spread {spread:.2g} for a norm of {size:.2g}), so "
+                "its labels are decided by round-off. After "
+                f"{steps} training steps the batch-norm statistics are not yet those of the "
+                "data; train for more epochs or on more clips", ConvergenceWarning,
+                stacklevel=4)
+            return
+        acc = [h["valid_acc"] for h in net.history if "valid_acc" in h]
+        n_valid = int(self.validation_mask_.sum())
+        if not acc or n_valid == 0:
+            return
+        from scipy.stats import binomtest
+
+        chance = 1.0 / self.classes_.size
+        if chance ** n_valid > 0.05:  # too few clips for even a perfect score to tell
+            return
+        best = max(acc)
+        # the best epoch's validation accuracy, against guessing: one-sided binomial test
+        p = binomtest(int(round(best * n_valid)), n_valid, chance,
+                      alternative="greater").pvalue
+        if p > 0.05:
+            warnings.warn(
+                f"the validation accuracy never rose clearly above chance: at best "
+                f"{best:.2f} on {n_valid} clips of {self.classes_.size} classes (chance "
+                f"{chance:.2f}; p = {p:.2f} that guessing does as well): the embedding has "
+                "not shown that it learned the classes; train for more epochs or on more "
+                "clips, or check the labels", ConvergenceWarning, stacklevel=4)
 
     # ------------------------------------------------------------------ persistence
     def _net_state(self):
