@@ -20,8 +20,8 @@ only the new classes' centroids classifies their other clips (N-way among the ne
 leaving out clips cut from the same source recording as an enrolled clip. Accuracy is the
 mean (and standard deviation) over ``draws`` draws. Representations compared:
 
-- ``embedding``: the network's segment embeddings, silent segments left out of each clip's
-  mean distance (as the model predicts);
+- ``embedding``: the network's segment embeddings, silent segments left out of the enrolled
+  centroids and of each clip's mean distance (as the model decides: ``sounding_segments``);
 - ``embedding, clip mean``: one vector per clip, the mean of its sounding segments' unit
   embeddings (averaged before the centroid);
 - ``MFCC stats``: standardised MFCC statistics per analysis window (the scaler fitted on the
@@ -38,10 +38,10 @@ import time
 import numpy as np
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_metricaudio import CentroidClassifier, MarginEmbeddingClassifier
+from sklearn_metricaudio import MarginEmbeddingClassifier
 from sklearn_metricaudio.augment import training_deformations
 from sklearn_metricaudio.datasets import load_dataset
-from sklearn_metricaudio.evaluation import compute_features, enrollment_draws
+from sklearn_metricaudio.evaluation import compute_features, enrolled_accuracy, enrollment_draws
 
 
 def _features(path, deform):
@@ -56,7 +56,7 @@ def _features(path, deform):
 def _representations(model, patches, mfcc, scaler):
     """Name -> (segments array, segment mask or None) for one data set's clips."""
     emb = model.transform(patches)
-    mask = patches.max(axis=(2, 3)) > model.silence_db  # the segments the model counts
+    mask = model.sounding_segments(patches)  # the segments the model counts
     unit = emb / np.linalg.norm(emb, axis=-1, keepdims=True)
     keep = mask.copy()
     keep[~keep.any(axis=1)] = True
@@ -73,9 +73,8 @@ def _score(reps, data, classes, shots, n_draws, seed):
     out = {name: [] for name in reps}
     for enroll, test in enrollment_draws(data.target, data.fsID, classes, shots, n_draws, rng):
         for name, (X, mask) in reps.items():
-            clf = CentroidClassifier().fit(X[enroll], data.target[enroll])
-            pred = clf.predict(X[test], segment_mask=None if mask is None else mask[test])
-            out[name].append(100 * np.mean(pred == data.target[test]))
+            out[name].append(100 * enrolled_accuracy(X, data.target, enroll, test,
+                                                     segment_mask=mask))
     return out
 
 

@@ -15,7 +15,9 @@ the other way round):
 
 1. train ``MarginEmbeddingClassifier`` (its defaults) on every clip of the five *known* classes;
 2. for each *new* class draw ``shots`` clips, embed them and :meth:`CentroidClassifier.enroll`
-   them into a classifier holding the known classes' centroids (the network is not touched);
+   them into a copy of the model's own centroids of the known classes (the network is not
+   touched); silent segments count nowhere, as in the model's own decisions
+   (:meth:`MarginEmbeddingClassifier.sounding_segments`);
 3. classify the other clips of the new classes, leaving out clips cut from the same source
    recording as an enrolled clip: among the five new classes (5-way) and among all ten
    (10-way, the known centroids present).
@@ -37,15 +39,14 @@ from sklearn.preprocessing import StandardScaler
 
 from sklearn_metricaudio import (AudioLoader, CentroidClassifier, LogMelPatches,
                                  MarginEmbeddingClassifier, MFCCStats, load_esc50)
-from sklearn_metricaudio.evaluation import enrollment_draws
+from sklearn_metricaudio.evaluation import enrolled_accuracy, enrollment_draws
 
 
-def _accuracy(known_X, known_y, X, target, enroll, test, new_classes):
-    """(5-way, 10-way) accuracy on the test clips after enrolling ``enroll``."""
-    five = CentroidClassifier().fit(X[enroll], target[enroll])
-    ten = CentroidClassifier().fit(known_X, known_y).enroll(X[enroll], target[enroll])
-    return (float(np.mean(five.predict(X[test]) == target[test])),
-            float(np.mean(ten.predict(X[test]) == target[test])))
+def _accuracy(X, mask, known, target, enroll, test):
+    """(5-way, 10-way) accuracy on the test clips after enrolling ``enroll``: among the new
+    classes only, then beside the known classes' centroids (``known``)."""
+    return (enrolled_accuracy(X, target, enroll, test, segment_mask=mask),
+            enrolled_accuracy(X, target, enroll, test, segment_mask=mask, known=known))
 
 
 def main(argv=None):
@@ -81,15 +82,20 @@ def main(argv=None):
         t_fit = time.perf_counter() - t0
         d = mfcc.shape[-1]
         scaler = StandardScaler().fit(mfcc[is_known].reshape(-1, d))  # per window
-        feats = {"embedding": emb,
-                 "MFCC stats": scaler.transform(mfcc.reshape(-1, d)).reshape(mfcc.shape)}
+        stats = scaler.transform(mfcc.reshape(-1, d)).reshape(mfcc.shape)
+        # the embedding decides as the model does: silent segments count nowhere, and the
+        # known classes are the model's own centroids; MFCC windows all count
+        feats = {"embedding": (emb, model.sounding_segments(patches), model.centroid_),
+                 "MFCC stats": (stats, None, CentroidClassifier().fit(
+                     stats[is_known], data.target[is_known]))}
         label = ", ".join(str(data.target_names[c]) for c in new)
         for shots in args.shots:
             scores = {name: [] for name in feats}
-            for enroll, test in enrollment_draws(data.target, data.fsID, new, shots, args.draws, rng):
-                for name, X in feats.items():
-                    scores[name].append(_accuracy(X[is_known], data.target[is_known], X,
-                                                  data.target, enroll, test, new))
+            for enroll, test in enrollment_draws(data.target, data.fsID, new, shots,
+                                                 args.draws, rng):
+                for name, (X, mask, known_centroids) in feats.items():
+                    scores[name].append(_accuracy(X, mask, known_centroids, data.target,
+                                                  enroll, test))
             for name, s in scores.items():
                 s = 100 * np.asarray(s)
                 print(f"{label[:56]:<58}{shots:>6}{name:>14}"

@@ -64,6 +64,33 @@ def test_segment_mask_averages_only_the_marked_segments(metric):
 
 
 @pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_the_segment_mask_keeps_segments_out_of_fit_and_enroll_too(metric):
+    """One rule for the segments that do not count (silence): in no centroid, in no clip's
+    mean; a clip with none marked counts all of its segments. By hand: the centroids of a
+    fit on the marked segments alone, each one a clip of its own."""
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(12, 4, 5)), np.repeat([0, 1, 2], 4)
+    mask = rng.random((12, 4)) < 0.6
+    mask[0] = False                      # counts all four
+    kept = [(x[m] if m.any() else x, c) for x, m, c in zip(X, mask, y)]
+    flat_X = np.concatenate([k for k, _ in kept])[:, None]
+    flat_y = np.concatenate([[c] * len(k) for k, c in kept])
+    by_hand = CentroidClassifier(metric=metric).fit(flat_X, flat_y)
+    masked = CentroidClassifier(metric=metric).fit(X, y, segment_mask=mask)
+    np.testing.assert_allclose(masked.centroids_, by_hand.centroids_)
+    np.testing.assert_allclose(masked.counts_, by_hand.counts_)
+    assert masked.temperature_ == pytest.approx(by_hand.temperature_)
+    # enrolled in two steps, the same
+    part = CentroidClassifier(metric=metric).fit(X[:6], y[:6], segment_mask=mask[:6])
+    part.enroll(X[6:], y[6:], segment_mask=mask[6:])
+    np.testing.assert_allclose(part.centroids_, masked.centroids_)
+    assert not np.allclose(CentroidClassifier(metric=metric).fit(X, y).centroids_,
+                           masked.centroids_)
+    with pytest.raises(ValueError, match="segment_mask must be a boolean array of shape"):
+        CentroidClassifier().fit(X, y, segment_mask=mask[:, :3])
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
 def test_enroll_equals_fitting_on_everything(metric):
     rng = np.random.default_rng(1)
     X = rng.normal(size=(12, 2, 5))

@@ -148,6 +148,43 @@ def test_silent_segments_are_left_out_of_the_clip_decision(patches):
                                rtol=1e-6)
 
 
+def test_silent_segments_count_in_no_centroid_and_enrollment_follows_the_same_rule(patches):
+    """One rule on every path: the training centroids, the model's enroll, and a
+    CentroidClassifier fed with transform() and sounding_segments() (what the enrollment
+    example and benchmark measure, through evaluation.enrolled_accuracy) decide alike."""
+    from sklearn_metricaudio.evaluation import enrolled_accuracy
+
+    X, y = patches[0], patches[1]
+    Xp = np.concatenate([X, np.full_like(X[:, :1], -100.0)], axis=1)  # a silent third segment
+    known = y < 6
+    clf = MarginEmbeddingClassifier(**FAST, validation_split=None).fit(Xp[known], y[known])
+    mask = clf.sounding_segments(Xp)
+    assert mask[:, :2].all() and not mask[:, 2].any()
+    emb = clf.transform(Xp)
+    ref = CentroidClassifier().fit(emb[known], y[known], segment_mask=mask[known])
+    np.testing.assert_allclose(clf.centroid_.centroids_, ref.centroids_, rtol=1e-5, atol=1e-6)
+    # the silent segment moved no centroid: the same as training on the clips without it
+    ref_unpadded = CentroidClassifier().fit(emb[known][:, :2], y[known])
+    np.testing.assert_allclose(clf.centroid_.centroids_, ref_unpadded.centroids_, rtol=1e-5,
+                               atol=1e-6)
+    # classes 6 and 7 enrolled from two padded clips each
+    rng = np.random.default_rng(0)
+    enroll = np.concatenate([rng.choice(np.flatnonzero(y == c), 2, replace=False)
+                             for c in (6, 7)])
+    test = np.setdiff1d(np.flatnonzero(~known), enroll)
+    centroids = copy.deepcopy(clf.centroid_)
+    clf.enroll(Xp[enroll], y[enroll])
+    assert clf.classes_.tolist() == list(range(8))
+    by_hand = copy.deepcopy(centroids).enroll(emb[enroll], y[enroll],
+                                              segment_mask=mask[enroll])
+    np.testing.assert_allclose(clf.centroid_.centroids_, by_hand.centroids_, rtol=1e-5,
+                               atol=1e-6)
+    np.testing.assert_array_equal(clf.predict(Xp[test]),
+                                  by_hand.predict(emb[test], segment_mask=mask[test]))
+    acc = enrolled_accuracy(emb, y, enroll, test, segment_mask=mask, known=centroids)
+    assert acc == np.mean(clf.predict(Xp[test]) == y[test])
+
+
 def test_calibrate_rejects_clips_beyond_the_held_out_threshold(patches):
     X, y = patches[0], patches[1]
     clf = MarginEmbeddingClassifier(**FAST).fit(X, y)

@@ -2,7 +2,7 @@
 
 from .ins_report import format_ins_table, ins_by_class, plot_ins
 from .augmentation import deformed_features
-from .enrollment import enrollment_draws
+from .enrollment import enrolled_accuracy, enrollment_draws
 from .models import (MARGIN_PRESETS, MODEL_NAMES, PAPER_BALANCED_ACCURACY, paper_baselines,
                      paper_models)
 from .protocol import (FEATURE_TITLES, compute_features, evaluate_models, feature_pipeline,
@@ -14,4 +14,5 @@ __all__ = ["evaluate_folds", "compute_features", "evaluate_models", "feature_pip
            "paper_baselines", "paper_models", "per_class_auc", "save_confusion_png",
            "save_roc_png", "check_figures", "format_ins_table", "plot_ins", "ins_by_class",
            "MODEL_NAMES", "PAPER_BALANCED_ACCURACY", "FEATURE_TITLES", "MARGIN_PRESETS",
-           "deformed_features", "model_deformations", "enrollment_draws"]
+           "deformed_features", "model_deformations", "enrollment_draws",
+           "enrolled_accuracy"]

@@ -156,17 +156,20 @@ def _draw_keeping_every_class(y, n_valid, random_state):
     return np.asarray(held, dtype=np.intp)
 
 
-def reference_segments(seg_y, size, rng):
+def reference_segments(seg_y, size, rng, eligible=None):
     """Indices of up to ``size`` training segments, about as many of every class.
 
     The validation callback's centroids come from them: a class missing from the draw
-    would count all its validation clips as errors.
+    would count all its validation clips as errors. ``eligible`` (bool per segment) limits
+    the draw to those segments (the sounding ones), except for a class that has none.
     """
     classes = np.unique(seg_y)
     per_class = int(np.ceil(size / classes.size))
     picks = []
     for c in classes:
         members = np.flatnonzero(seg_y == c)
+        if eligible is not None and eligible[members].any():
+            members = members[eligible[members]]
         picks.append(rng.choice(members, size=min(per_class, members.size), replace=False))
     return np.sort(np.concatenate(picks))
 

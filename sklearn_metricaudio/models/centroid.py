@@ -90,16 +90,20 @@ class CentroidClassifier(ClassifierMixin, BaseEstimator):
             return X / np.maximum(np.linalg.norm(X, axis=-1, keepdims=True), 1e-12)
         return X
 
-    def _sums(self, X, y):
-        """Per-class sums of (normalised) segment vectors, of their squared norms, and counts."""
+    def _sums(self, X, y, segment_mask=None):
+        """Per-class sums of (normalised) segment vectors, of their squared norms, and counts
+        of the segments that count (``segment_mask``; a clip with none counts all)."""
         Z = self._prepare(X)
+        counted = _counted(segment_mask, X.shape[:2])
+        Z = Z * counted[..., None]
         labels, inverse = np.unique(y, return_inverse=True)
         sums = np.zeros((labels.size, Z.shape[-1]))
         np.add.at(sums, inverse, Z.sum(axis=1))
         sq = np.zeros(labels.size)
         np.add.at(sq, inverse, np.square(Z).sum(axis=(1, 2)))
-        counts = np.bincount(inverse, minlength=labels.size) * Z.shape[1]
-        return labels, sums, sq, counts.astype(np.float64)
+        counts = np.zeros(labels.size)
+        np.add.at(counts, inverse, counted.sum(axis=1))
+        return labels, sums, sq, counts
 
     def _set_centroids(self, labels, sums, sq, counts):
         self.classes_, self.sums_, self.sum_squares_, self.counts_ = labels, sums, sq, counts
@@ -124,13 +128,17 @@ class CentroidClassifier(ClassifierMixin, BaseEstimator):
         return float(max(spread, 1e-6))
 
     # ------------------------------------------------------------------ API
-    def fit(self, X, y):
+    def fit(self, X, y, segment_mask=None):
         """Compute one centroid per class from the clips' segment embeddings.
 
         Parameters
         ----------
         X : array-like of shape (n_clips, n_segments, n_features) or (n_clips, n_features)
         y : array-like of shape (n_clips,)
+        segment_mask : array-like of bool, shape (n_clips, n_segments), default=None
+            The segments that count (e.g. not the silent ones): the others enter no
+            centroid; a clip with none marked counts all of its segments. ``None``: all.
+            The same rule as in :meth:`predict`.
 
         Returns
         -------
@@ -139,11 +147,12 @@ class CentroidClassifier(ClassifierMixin, BaseEstimator):
         self._validate_params()
         X = self._segments(X, reset=True)
         classes, y_enc = check_fit_labels(self, y, X.shape[0])
-        labels, sums, sq, counts = self._sums(X, classes[y_enc])
+        labels, sums, sq, counts = self._sums(X, classes[y_enc],
+                                              self._check_mask(segment_mask, X))
         self._set_centroids(labels, sums, sq, counts)
         return self
 
-    def enroll(self, X, y):
+    def enroll(self, X, y, segment_mask=None):
         """Register new classes, or add examples to known ones, without refitting.
 
         Centroids of known classes become the mean over all their segments, old and
@@ -155,6 +164,8 @@ class CentroidClassifier(ClassifierMixin, BaseEstimator):
         X : array-like of shape (n_clips, n_segments, n_features) or (n_clips, n_features)
         y : array-like of shape (n_clips,)
             Any number of classes, one included.
+        segment_mask : array-like of bool, shape (n_clips, n_segments), default=None
+            The segments that count, as in :meth:`fit`.
 
         Returns
         -------
@@ -162,7 +173,8 @@ class CentroidClassifier(ClassifierMixin, BaseEstimator):
         """
         X = self._segments(X, reset=False)  # checks fitted first
         y = check_clip_labels(self, y, X.shape[0])
-        new_labels, new_sums, new_sq, new_counts = self._sums(X, y)
+        new_labels, new_sums, new_sq, new_counts = self._sums(
+            X, y, self._check_mask(segment_mask, X))
         numeric = [labels.dtype.kind in "biuf" for labels in (self.classes_, new_labels)]
         if numeric[0] != numeric[1]:  # numpy would turn every label into a string
             raise ValueError(f"enrolled labels {new_labels.tolist()} cannot be compared with "
@@ -198,9 +210,20 @@ class CentroidClassifier(ClassifierMixin, BaseEstimator):
                 + (self.centroids_ ** 2).sum(-1), 0.0))
         if segment_mask is None:
             return d.mean(axis=1)
-        mask = np.array(segment_mask, dtype=bool)  # a copy: rows without a segment get all
-        mask[~mask.any(axis=1)] = True
+        mask = _counted(segment_mask, X.shape[:2])
         return (d * mask[..., None]).sum(axis=1) / mask.sum(axis=1)[:, None]
+
+    @staticmethod
+    def _check_mask(segment_mask, X):
+        if segment_mask is None:
+            return None
+        segment_mask = np.asarray(segment_mask)
+        if segment_mask.dtype != bool or segment_mask.shape != X.shape[:2]:
+            raise ValueError(
+                f"segment_mask must be a boolean array of shape (n_clips, n_segments) = "
+                f"{X.shape[:2]}, got dtype {segment_mask.dtype} and shape "
+                f"{segment_mask.shape}")
+        return segment_mask
 
     def mean_distances(self, X, segment_mask=None):
         """Mean segment distance of each clip to each class centroid, (n_clips, n_classes).
@@ -217,14 +240,7 @@ class CentroidClassifier(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_clips, n_classes)
         """
         X = self._segments(X, reset=False)  # checks fitted first
-        if segment_mask is not None:
-            segment_mask = np.asarray(segment_mask)
-            if segment_mask.dtype != bool or segment_mask.shape != X.shape[:2]:
-                raise ValueError(
-                    f"segment_mask must be a boolean array of shape (n_clips, n_segments) = "
-                    f"{X.shape[:2]}, got dtype {segment_mask.dtype} and shape "
-                    f"{segment_mask.shape}")
-        return self._distances(X, segment_mask)
+        return self._distances(X, self._check_mask(segment_mask, X))
 
     def decision_function(self, X, segment_mask=None):
         """Negated mean distance per class ((n_clips,) difference for 2 classes).
@@ -314,3 +330,13 @@ class CentroidClassifier(ClassifierMixin, BaseEstimator):
         """``softmax(-distance / temperature_)`` over classes (``segment_mask``: see
         :meth:`mean_distances`)."""
         return softmax(-self.mean_distances(X, segment_mask) / self.temperature_, axis=1)
+
+
+def _counted(segment_mask, shape):
+    """(n_clips, n_segments) bool of the segments that count: ``segment_mask`` (all when
+    None), with every segment of a clip that has none marked (no empty mean)."""
+    if segment_mask is None:
+        return np.ones(shape, dtype=bool)
+    mask = np.array(segment_mask, dtype=bool)  # a copy
+    mask[~mask.any(axis=1)] = True
+    return mask

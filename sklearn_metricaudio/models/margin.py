@@ -312,7 +312,7 @@ default=None
                               criterion_params, callbacks, device)
         with _training.seeded_torch(seed, device):
             net.fit(batches)
-        self._finish(net, seg, seg_y, valid)
+        self._finish(net, X[~valid], seg, seg_y, valid)
         return self
 
     def _build_net(self, n_mels, n_frames, band_stats, criterion_params, callbacks, device):
@@ -435,7 +435,9 @@ default=None
         if self.loss == "sphereface":
             callbacks.append(("sphereface_annealing", _training.SphereFaceAnnealing()))
         if len(X_valid):
-            ref = _training.reference_segments(seg_y, 256, rng)
+            # reference segments among the sounding ones: silence enters no centroid
+            ref = _training.reference_segments(seg_y, 256, rng,
+                                               eligible=self._sounding(seg)[:, 0])
             callbacks.append(("centroid_validation", _training.CentroidValidation(
                 seg[ref], seg_y[ref], X_valid, y_valid, self._sounding(X_valid))))
         return callbacks
@@ -446,7 +448,7 @@ default=None
         return dict(optimizer=torch.optim.SGD, optimizer__momentum=self.momentum,
                     optimizer__weight_decay=self.weight_decay)
 
-    def _finish(self, net, seg, seg_y, valid):
+    def _finish(self, net, X_train, seg, seg_y, valid):
         """Fitted attributes: network, history, best epoch, training centroids."""
         if isinstance(net, _training.AcceleratedMarginNet):
             net.release_accelerator()
@@ -456,9 +458,13 @@ default=None
         validation = dict(net.callbacks_).get("centroid_validation")
         self.best_epoch_ = int(validation.best_epoch_) if validation else len(net.history)
         net.module_.eval()
-        emb = _training.embed(net.module_, seg)[:, None]  # one segment per row
-        self.centroid_ = CentroidClassifier(metric="cosine").fit(emb, self.classes_[seg_y])
-        self._warn_if_degenerate(emb[:, 0], net)
+        emb = _training.embed(net.module_, seg)
+        # the training clips' centroids, their silent segments left out as in predict
+        clips = X_train.shape[:2]
+        self.centroid_ = CentroidClassifier(metric="cosine").fit(
+            emb.reshape(*clips, -1), self.classes_[seg_y[::clips[1]]],
+            segment_mask=self._sounding(X_train))
+        self._warn_if_degenerate(emb, net)
 
     def _warn_if_degenerate(self, emb, net):
         """Warn when the fitted embedding says nothing: every training segment embedded
@@ -555,16 +561,58 @@ default=None
         segments = X.reshape(n * s, 1, *X.shape[2:])
         return _training.embed(self.net_.module_, segments).reshape(n, s, -1)
 
+    def sounding_segments(self, X):
+        """The segments that count, by the one rule of every decision of this model.
+
+        A segment whose loudest log-mel bin is below ``silence_db`` is digital silence (ESC
+        pads its short recordings with it): it enters no class centroid (:meth:`fit`,
+        :meth:`enroll`) and no clip's mean distance (:meth:`predict` and the rest). A clip
+        with no louder segment counts all of them. Pass the result as ``segment_mask`` to a
+        :class:`CentroidClassifier` fed with :meth:`transform`'s embeddings, and it decides
+        as this model does.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_segments, n_mels, n_frames)
+
+        Returns
+        -------
+        ndarray of bool, shape (n_clips, n_segments)
+            All True when ``silence_db`` is None.
+        """
+        return self._sounding(self._patches(X, reset=False))
+
     def _sounding(self, X):
-        """(n_clips, n_segments) bool: segments louder than ``silence_db`` (None: all count)."""
+        """(n_clips, n_segments) bool mask of checked patches (see sounding_segments)."""
         if self.silence_db is None:
-            return None
+            return np.ones(X.shape[:2], dtype=bool)
         return X.max(axis=(2, 3)) > self.silence_db
 
     def _embed_clips(self, X):
         """Segment embeddings of checked patches, and the mask of the segments that count."""
         X = self._patches(X, reset=False)  # checks fitted first
         return self._embed(X), self._sounding(X)
+
+    def enroll(self, X, y):
+        """Register new classes (or more clips of known ones) without retraining the network.
+
+        The clips' sounding segments (:meth:`sounding_segments`) are embedded and added to
+        the class centroids (:meth:`CentroidClassifier.enroll`): the paper's Enrollment.
+        From then on :meth:`predict` may answer the new classes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_segments, n_mels, n_frames)
+        y : array-like of shape (n_clips,)
+
+        Returns
+        -------
+        self : MarginEmbeddingClassifier
+        """
+        emb, counted = self._embed_clips(X)  # checks fitted first
+        self.centroid_.enroll(emb, y, segment_mask=counted)
+        self.classes_ = self.centroid_.classes_
+        return self
 
     def decision_function(self, X):
         """Negated mean cosine distance per class (see :class:`CentroidClassifier`)."""
