@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench install docs clean
+.PHONY: demo test matrix bench install docs clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# before a submission: the learning tests over seeds, ATen CPU capabilities and thread counts,
+# and the common checks per capability and thread count (see tests/cpu_matrix.py)
+matrix: $(STAMP)
+	$(PY) tests/cpu_matrix.py
 
 DOCS_STAMP := $(VENV)/.installed-docs
 $(DOCS_STAMP): $(STAMP)

@@ -64,5 +64,20 @@ def rng():
     return np.random.default_rng(0)
 
 
+def pytest_addoption(parser):
+    parser.addoption("--seed", type=int, default=0,
+                     help="random_state of the tests marked 'learning' (tests/cpu_matrix.py "
+                          "runs them over several)")
+
+
+@pytest.fixture(scope="session")
+def seed(request):
+    """The random_state of a learning test: 0, or ``pytest --seed N``."""
+    return request.config.getoption("--seed")
+
+
 def pytest_configure(config):
     os.environ.setdefault("MPLBACKEND", "Agg")
+    config.addinivalue_line(
+        "markers", "learning: asserts what a training reached; must hold over seeds, CPUs "
+                   "and thread counts (tests/cpu_matrix.py)")

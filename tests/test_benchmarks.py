@@ -22,7 +22,7 @@ def test_every_benchmark_has_a_smoke_test():
     scripts = {p.stem for p in BENCHMARKS.glob("*.py")}
     tested = {"bench_features", "bench_baselines", "bench_ins", "bench_margin", "bench_real",
               "tune_margin", "cuda_pickle_check", "bench_augment", "bench_selector", "bench_enroll",
-              "bench_open_set",
+              "bench_open_set", "train_model",
               # smoke-tested beside their modules: tests/test_onnx_export.py, test_streaming.py
               "bench_inference", "bench_stream"}
     assert scripts == tested, f"add a smoke test for {sorted(scripts - tested)}"
@@ -45,6 +45,20 @@ def test_bench_selector(bench, tiny_esc10, capsys):
     bench("bench_selector").main([str(tiny_esc10), "--epochs", "1", "--n-neighbors", "1"])
     out = capsys.readouterr().out
     assert "peak RSS" in out and "overall acceptance" in out
+
+
+def test_train_model_saves_what_it_trained(bench, tiny_esc10, tmp_path, capsys):
+    from sklearn_metricaudio.deploy import load_model
+
+    (tmp_path / "models").mkdir()
+    out = tmp_path / "models" / "pipe.skops"
+    pipe = bench("train_model").main(["--data", str(tiny_esc10), "--folds", "1", "--out", str(out),
+                                      "--params", "{'epochs': 1, 'width': 0.25}"])
+    printed = capsys.readouterr().out
+    assert "training on 9 clips" in printed and "held-out folds [2]" in printed
+    assert load_model(out).get_params()["marginembeddingclassifier__epochs"] == 1
+    assert [p.name for p in out.parent.iterdir()] == ["pipe.skops"]   # no temporary left
+    assert pipe.steps[0][1].duration == 5.0   # the layout's clip length (ESC: 5 s)
 
 
 def test_bench_baselines(bench, capsys):

@@ -50,18 +50,62 @@ def _faint_cue(n, rng, cue=2.5, distractor=5.0):
 
 
 @pytest.fixture(scope="module")
-def faint_cue():
+def faint_cue(request):
     rng = np.random.default_rng(0)
     X, y = _faint_cue(96, rng)
     Xt, yt = _faint_cue(80, rng)
     # no SpecAugment masks here: a mask can hide the 3-band cue, which only slows the toy down
     # (the constant learning rate these toys were tuned with; the default is cosine)
     kw = dict(width=0.25, batch_size=16, mask_fraction=0.0, lr_schedule="constant",
-              random_state=0)
-    # the untrained network: its weights do not move at lr 1e-12 (the batch-norm statistics do)
-    untrained = MarginEmbeddingClassifier(**kw, epochs=1, lr=1e-12).fit(X, y)
-    chance_level = balanced_accuracy_score(yt, untrained.predict(Xt))
-    return X, y, Xt, yt, kw, chance_level
+              random_state=request.config.getoption("--seed"))
+    return X, y, Xt, yt, kw
+
+
+#: How each loss trains on the faint-cue toy. ArcFace's angular margin (0.5 rad, s=30) from
+#: random weights is slow to start: over 8 seeds (ATen default) 30 epochs reached 0.71-1.0, 60
+#: epochs 0.78-1.0, 90 epochs 0.86-1.0 (lr 0.01 for 60: 0.31-1.0). N-pair's
+#: unnormalised dot products need a gentler rate (at 0.005 its loss jumps and can stick at
+#: log 4), and its best epoch, judged on 10 validation clips, was once epoch 1 (0.8 by luck):
+#: it keeps its last epoch. Over 8 seeds x ATen default and avx2: lr 0.002 for 60 epochs
+#: reached 0.64-1.0, for 100 epochs 0.88-1.0, lr 0.001 for 100 epochs 0.96-1.0. tests/cpu_matrix.py measures the spread (benchmarks/RESULTS.md).
+RECIPES = {"npair": dict(lr=0.001, epochs=100, validation_split=None),
+           "arcface": dict(lr=0.005, epochs=90)}
+#: What every loss must reach on the held-out clips (balanced accuracy; chance 0.25). The
+#: spread over seeds, CPU capabilities and thread counts (tests/cpu_matrix.py) is in
+#: benchmarks/RESULTS.md (issue 22); with training disabled (lr 1e-12) the network stays
+#: below 0.55 (the next test).
+LEARNED = 0.75
+
+
+# ----------------------------------------------------------------------------- learning
+@pytest.mark.learning
+def test_random_features_cannot_solve_the_faint_cue_toy(faint_cue, record_property):
+    """The precondition of the next test: with training disabled (lr 1e-12: the weights do
+    not move, the batch-norm statistics settle on the random features) the network scores
+    well below what the trained ones must reach."""
+    X, y, Xt, yt, kw = faint_cue
+    untrained = MarginEmbeddingClassifier(**kw, epochs=30, lr=1e-12).fit(X, y)
+    held_out = balanced_accuracy_score(yt, untrained.predict(Xt))
+    record_property("held_out", held_out)
+    assert held_out < 0.55 < LEARNED
+
+
+@pytest.mark.learning
+@pytest.mark.parametrize("loss", sorted(LOSSES))
+def test_every_loss_learns_what_random_features_cannot(faint_cue, loss, record_property):
+    X, y, Xt, yt, kw = faint_cue
+    recipe = {"lr": 0.005, "epochs": 30, **RECIPES.get(loss, {})}
+    clf = MarginEmbeddingClassifier(**kw, loss=loss, **recipe).fit(X, y)
+    losses = [h["train_loss"] for h in clf.history_]
+    assert np.isfinite(losses).all() and min(losses[1:]) < losses[0]
+    held_out = balanced_accuracy_score(yt, clf.predict(Xt))
+    record_property("held_out", held_out)
+    assert held_out >= LEARNED, (loss, held_out)
+    if recipe.get("validation_split", 0.1) is not None:
+        assert 1 <= clf.best_epoch_ <= recipe["epochs"]
+        assert all("valid_acc" in h for h in clf.history_)
+    emb = clf.transform(Xt)
+    assert emb.shape == (len(Xt), 2, 32) and emb.dtype == np.float32
 
 
 @pytest.fixture(scope="module")
@@ -73,43 +117,30 @@ def patches():
     return X, d.target, d.fold, d.fsID
 
 
-# ----------------------------------------------------------------------------- learning
-def test_random_features_cannot_solve_the_faint_cue_toy(faint_cue):
-    """The precondition of the next test: an untrained network is near chance (0.25)."""
-    *_, chance_level = faint_cue
-    assert chance_level < 0.5
-
-
-@pytest.mark.parametrize("loss", sorted(LOSSES))
-def test_every_loss_learns_what_random_features_cannot(faint_cue, loss):
-    X, y, Xt, yt, kw, untrained = faint_cue
-    # N-pair's unnormalised dot products collapse to a constant embedding at the margin
-    # losses' learning rate (its loss sticks at log 4 on this toy); the second paper trains it
-    # gently too (Adam, 1e-4)
-    lr = 0.002 if loss == "npair" else 0.005
-    clf = MarginEmbeddingClassifier(**kw, loss=loss, epochs=30, lr=lr).fit(X, y)
-    losses = [h["train_loss"] for h in clf.history_]
-    assert np.isfinite(losses).all() and min(losses[1:]) < losses[0]
-    held_out = balanced_accuracy_score(yt, clf.predict(Xt))
-    # 0.97-1.0 for every loss here, with 1 or 2 torch threads; the untrained network 0.34
-    assert held_out >= untrained + 0.4, (loss, held_out, untrained)
-    assert 1 <= clf.best_epoch_ <= 30 and all("valid_acc" in h for h in clf.history_)
-    emb = clf.transform(Xt)
-    assert emb.shape == (len(Xt), 2, 32) and emb.dtype == np.float32
-
-
-def test_enrolled_unseen_class_is_recognised_without_refitting():
+@pytest.mark.learning
+def test_enrolled_unseen_class_is_recognised_without_refitting(seed, record_property):
+    """Trained on six band positions, the embedding places a seventh it never saw (between
+    two known ones) apart from them; its centroid from 5 clips recognises its other clips.
+    (A band outside the trained span, as this test first used, lands wherever the untrained
+    filters put it: 0.33-1.0 over 8 seeds and two CPU capabilities.)"""
     rng = np.random.default_rng(1)
-    X, y = _bands(20, [0, 1, 2], rng)
-    clf = MarginEmbeddingClassifier(width=0.25, epochs=10, batch_size=16, random_state=0).fit(X, y)
+    known_classes = [0, 1, 2, 4, 5, 6]
+    X, y = _bands(20, known_classes, rng, n_mels=64)
+    clf = MarginEmbeddingClassifier(width=0.25, epochs=15, batch_size=16,
+                                    random_state=seed).fit(X, y)
     weights = [p.detach().clone() for p in clf.net_.module_.parameters()]
-    X_new, y_new = _bands(15, [3], rng)  # a class the embedding never saw
+    X_new, y_new = _bands(45, [3], rng, n_mels=64)  # a class the embedding never saw
     cent = CentroidClassifier().fit(clf.transform(X), y).enroll(clf.transform(X_new[:5]),
                                                                  y_new[:5])
-    Xt, yt = _bands(10, [0, 1, 2], rng)
-    pred_new = cent.predict(clf.transform(X_new[5:]))
-    assert np.mean(pred_new == 3) >= 0.5  # chance is 1/4
-    assert cent.score(clf.transform(Xt), yt) > 0.8
+    Xt, yt = _bands(10, known_classes, rng, n_mels=64)
+    new_class = np.mean(cent.predict(clf.transform(X_new[5:])) == 3)
+    known = cent.score(clf.transform(Xt), yt)
+    record_property("new_class", new_class)
+    record_property("known", known)
+    # 7-way, chance 1/7. Over 8 seeds x ATen default and avx512: new class 0.95-1.0 (40
+    # clips), known 1.0 (60 clips)
+    assert new_class >= 0.7
+    assert known >= 0.8
     for before, after in zip(weights, clf.net_.module_.parameters()):
         assert torch.equal(before, after.detach())
 
@@ -206,10 +237,12 @@ def test_calibrate_rejects_clips_beyond_the_held_out_threshold(patches):
     np.testing.assert_array_equal(after, np.where(rejected, -1, before))
 
 
-def test_a_collapsed_embedding_or_a_chance_validation_is_announced():
-    """Two epochs on 64 clips: 8 steps leave the batch-norm running statistics near their
-    initial values, and in eval mode every segment embeds to one point (distances ~1e-8,
-    labels by round-off). The fit says so; a trained one does not."""
+@pytest.mark.learning
+def test_a_collapsed_embedding_or_a_chance_validation_is_announced(seed):
+    """One step on the 64 clips (less the validation split) leaves the batch-norm running statistics near their initial
+    values, and in eval mode every segment embeds to one point (spread ~1e-8 over 8 seeds;
+    two epochs of 8 steps did that for some seeds only), labels by round-off. The fit says
+    so; a trained one does not."""
     from sklearn.exceptions import ConvergenceWarning
 
     d = make_urban_sounds(n_per_class=8, sr=16000, random_state=2)
@@ -217,19 +250,25 @@ def test_a_collapsed_embedding_or_a_chance_validation_is_announced():
                           LogMelPatches(sr=16000, segment_seconds=1.0))
     X = front.transform(list(d.data))
     with pytest.warns(ConvergenceWarning, match="the fitted embedding has collapsed") as rec:
-        collapsed = MarginEmbeddingClassifier(width=0.25, epochs=2, random_state=0).fit(
-            X, d.target)
+        collapsed = MarginEmbeddingClassifier(width=0.25, epochs=1, batch_size=64,
+                                              random_state=seed).fit(X, d.target)
     assert rec[0].filename == __file__   # pointed at the caller's fit
     assert np.ptp(collapsed.transform(X).reshape(-1, 32), axis=0).max() < 1e-2
-    # labels the validation can only guess: at chance, with a warning that says so
-    shuffled = np.random.default_rng(0).permutation(d.target)
+    # labels the validation can only guess: every clip 8 times, once with each label, its
+    # copies one group (so held out together): one prediction per clip is right for exactly
+    # one copy, the validation accuracy is chance (1/8) by construction, whatever the seed
+    # or the CPU (shuffled labels were above chance by luck for some seeds and CPUs)
+    copies = np.repeat(X[:16], 8, axis=0)
     with pytest.warns(ConvergenceWarning, match="never rose clearly above chance"):
-        MarginEmbeddingClassifier(width=0.25, epochs=6, random_state=0).fit(X, shuffled)
+        guess = MarginEmbeddingClassifier(width=0.25, epochs=6, random_state=seed).fit(
+            copies, np.tile(np.arange(8), 16), groups=np.repeat(np.arange(16), 8))
+    assert max(h["valid_acc"] for h in guess.history_) == pytest.approx(1 / 8)
     import warnings
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings():   # best validation 0.92-1.0 over 8 seeds
         warnings.simplefilter("error", ConvergenceWarning)
-        MarginEmbeddingClassifier(**FAST).fit(*_bands(20, [0, 1, 2], np.random.default_rng(0)))
+        MarginEmbeddingClassifier(**{**FAST, "random_state": seed}).fit(
+            *_bands(40, [0, 1, 2], np.random.default_rng(0)))
 
 
 def test_training_divergence_is_a_clear_error():
@@ -437,10 +476,11 @@ def test_training_batches_cover_every_item_and_swap_deformed_versions_at_the_sha
     assert [b.tolist() for b in batches] == list(_training.PairBatches(y % 2, seed=0))
 
 
-def test_training_learns_from_the_deformed_versions(faint_cue):
+@pytest.mark.learning
+def test_training_learns_from_the_deformed_versions(faint_cue, record_property):
     """The originals carry no cue, their deformed versions do: the embedding learns the cue
     only when training reads the deformed versions. Prediction reads X alone."""
-    X, y, Xt, yt, kw, _ = faint_cue
+    X, y, Xt, yt, kw = faint_cue
     rng = np.random.default_rng(5)
     blank, _ = _faint_cue(len(X), rng, cue=0.0)      # same distractors, no class cue
     deformed = X[:, None].astype(np.float16)           # one deformed version: the cued clip
@@ -456,7 +496,9 @@ def test_training_learns_from_the_deformed_versions(faint_cue):
         blank, y, deformed=deformed)
     without = MarginEmbeddingClassifier(**kw).fit(blank, y)
     off = MarginEmbeddingClassifier(**kw, deformed_share=0.0).fit(blank, y, deformed=deformed)
-    assert embedding_accuracy(with_deformed) >= embedding_accuracy(without) + 0.3
+    gain = embedding_accuracy(with_deformed) - embedding_accuracy(without)
+    record_property("gain", gain)
+    assert gain >= 0.3
     np.testing.assert_array_equal(off.transform(Xt), without.transform(Xt))   # share 0: unused
     # the centroids are those of the original training clips' embeddings
     ref = CentroidClassifier().fit(with_deformed.transform(blank)[:, :, None].reshape(
@@ -512,16 +554,19 @@ def test_deformed_must_match_the_clips(patches):
         clf.fit(X, y, deformed=X[:, None].astype(np.int16))
 
 
-def test_adam_optimizer_is_used_and_trains():
+@pytest.mark.learning
+def test_adam_optimizer_is_used_and_trains(seed, record_property):
     rng = np.random.default_rng(4)
     X, y = _bands(12, [0, 1, 2], rng)
-    clf = MarginEmbeddingClassifier(width=0.25, epochs=6, batch_size=16, optimizer="adam",
+    # loss ratio last / first epoch over 8 seeds: 0.50-0.83 after 6 epochs, 0.21-0.63 after 12
+    clf = MarginEmbeddingClassifier(width=0.25, epochs=12, batch_size=16, optimizer="adam",
                                     lr=0.003, lr_schedule="constant", weight_decay=0.01,
-                                    validation_split=None, random_state=0).fit(X, y)
+                                    validation_split=None, random_state=seed).fit(X, y)
     opt = clf.net_.optimizer_
     assert isinstance(opt, torch.optim.AdamW)
     assert opt.param_groups[0]["lr"] == 0.003 and opt.param_groups[0]["weight_decay"] == 0.01
     losses = [h["train_loss"] for h in clf.history_]
+    record_property("loss_ratio", losses[-1] / losses[0])
     assert losses[-1] < 0.8 * losses[0]
     sgd = clone(clf).set_params(optimizer="sgd").fit(X, y)
     assert isinstance(sgd.net_.optimizer_, torch.optim.SGD)
@@ -539,16 +584,18 @@ def test_cosine_schedule_anneals_the_learning_rate():
     assert cos.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
 
 
-def test_level_norm_makes_embeddings_gain_invariant():
+@pytest.mark.learning
+def test_level_norm_makes_embeddings_gain_invariant(seed, record_property):
     rng = np.random.default_rng(5)
     X, y = _bands(8, [0, 1], rng)
     # a few small steps: the property holds for any weights, and enough batch-norm updates
     # keep the eval-mode network from mapping every clip to one embedding (checked below)
     on = MarginEmbeddingClassifier(width=0.25, epochs=4, batch_size=8, lr=0.002,
                                    level_norm=True, validation_split=None,
-                                   random_state=0).fit(X, y)
+                                   random_state=seed).fit(X, y)
     emb = on.transform(X)
     spread = np.abs(emb - emb.mean(axis=(0, 1))).max()
+    record_property("spread", spread)
     assert spread > 1e-2, "precondition: the embedding varies across clips"
     louder = X + 12.0  # +12 dB on every bin: the same recording, 4x the amplitude
     assert np.abs(on.transform(louder) - emb).max() <= 1e-4 * spread

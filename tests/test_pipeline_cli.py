@@ -143,13 +143,16 @@ def test_confusion_table_by_hand():
     assert "Average balanced accuracy: 87.5 %" in lines[3]
 
 
-def test_paper_baselines_beat_chance_on_synthetic_sounds():
+@pytest.mark.learning
+def test_paper_baselines_beat_chance_on_synthetic_sounds(seed, record_property):
     """MFCC baselines learn the synthetic classes but do not solve them (non-trivial set)."""
     from sklearn_metricaudio import make_urban_sounds
 
     d = make_urban_sounds(n_per_class=10, n_folds=5, random_state=1)
     F = make_pipeline(AudioLoader(duration=4.0), MFCCStats()).transform(list(d.data))
-    res = evaluate_folds(paper_baselines(random_state=0)["svm"], F, d.target, d.fold, progress=False)
+    res = evaluate_folds(paper_baselines(random_state=seed)["svm"], F, d.target, d.fold,
+                         progress=False)
+    record_property("balanced_accuracy", res.balanced_accuracy)
     # chance is 0.125; 0.49 on this seeded set: learnable, far from solved
     assert 0.40 < res.balanced_accuracy < 0.90
 
