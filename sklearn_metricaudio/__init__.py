@@ -6,8 +6,8 @@ Pipelines and cross-validators with predefined UrbanSound8K folds.
 
 from .augment import (BackgroundNoise, DynamicRangeCompression, MetricAugmentationSelector,
                       PitchShift, TimeStretch)
-from .datasets import (load_esc50, load_urbansound8k, make_urban_sounds, predefined_fold_cv,
-                       urbansound8k_cv)
+from .datasets import (load_esc50, load_folder, load_manifest, load_urbansound8k,
+                       make_urban_sounds, predefined_fold_cv, urbansound8k_cv)
 from .features import AudioLoader, INSTransformer, LogMelPatches, MFCCStats
 from .models import (CentroidClassifier, GaussianMixtureClassifier, MarginEmbeddingClassifier,
                      SegmentAggregateClassifier)
@@ -26,6 +26,8 @@ __all__ = [
     "load_urbansound8k",
     "urbansound8k_cv",
     "load_esc50",
+    "load_folder",
+    "load_manifest",
     "predefined_fold_cv",
     "make_urban_sounds",
     "TimeStretch",
