@@ -15,6 +15,7 @@ TINY_ARGS = {
                             "--losses", "softmax", "cosface", "--margins", "0.2", "0.35"],
     "ins_analysis": ["--n-clips", "3", "--seconds", "0.5", "--n-surrogates", "10"],
     "pipeline": ["--n-per-class", "4", "--n-folds", "2", "--epochs", "1"],
+    "your_own_sounds": ["--n-per-class", "6", "--epochs", "1"],
 }
 EXECUTED = tuple(sorted(TINY_ARGS))
 
@@ -24,7 +25,7 @@ WORK = Path(__file__).resolve().parent / "_build" / "gallery_work"
 # options whose value is a folder the example writes to
 _DIR_OPTIONS = {"baselines_on_synthetic": "--out", "deploy_model": "--out",
                 "grid_search_margins": "--data-home", "pipeline": "--data-home",
-                "ins_analysis": "--data-home"}
+                "ins_analysis": "--data-home", "your_own_sounds": "--out"}
 
 
 def reset_argv(gallery_conf, script_vars):

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 
 
+import numpy as np
+
 from . import __version__
 from ._io import AudioDecodeError
 
@@ -247,6 +249,73 @@ def cmd_evaluate(args):
     return 0
 
 
+def _check_model_out(path):
+    """``--out`` of fit / enroll: a .skops file in an existing folder, checked before any work."""
+    out = Path(path)
+    if out.suffix != ".skops":
+        raise ValueError(f"--out {out}: model files are written in skops' safe format; "
+                         "give a path ending in .skops")
+    if not out.parent.is_dir():
+        raise FileNotFoundError(f"--out {out}: the folder '{out.parent}' does not exist")
+    if out.is_dir():
+        raise IsADirectoryError(f"--out {out} is a directory, not a model file")
+    return out
+
+
+def cmd_fit(args):
+    from .datasets import load_dataset
+    from .deploy import save_model
+    from .evaluation import fit_pipeline, paper_models
+
+    with _checking_input():
+        out = _check_model_out(args.out)
+        if "," in args.model or args.model == "all":
+            raise ValueError(f"--model {args.model}: fit trains one model (e.g. cosface, svm)")
+        (name, model), = paper_models(args.model, random_state=args.random_state,
+                                      preset=args.preset,
+                                      **_margin_params(args, device="auto")).items()
+        data = load_dataset(args.data, subset=args.subset, salience=args.salience)
+    print(f"{data.name}: {len(data.filenames)} clips of {data.clip_seconds:g} s, classes "
+          f"{list(data.target_names)}", flush=True)
+    cache = None if args.no_cache else _data_home(args.data_home) / "features"
+    t0 = time.perf_counter()
+    pipe = fit_pipeline(model, data, cache_dir=cache, n_jobs=args.n_jobs)
+    print(f"{model.title}: trained on every clip in {pipe.fit_seconds_:.0f} s "
+          f"({time.perf_counter() - t0:.0f} s with the features)", flush=True)
+    save_model(pipe, out)
+    print(f"saved {out} ({out.stat().st_size / 1e6:.1f} MB): label files with "
+          f"'metricaudio predict {out} FILE...'")
+    return 0
+
+
+def cmd_enroll(args):
+    from .deploy import enroll_files, load_model, save_model
+
+    with _checking_input():
+        out = _check_model_out(args.out or args.model)
+        if not Path(args.model).is_file():
+            raise FileNotFoundError(f"model file '{args.model}' not found")
+        model = load_model(args.model, device="cpu")
+        known = list(getattr(model, "classes_", []))
+        label = args.label
+        if known and all(isinstance(c, (int, np.integer)) for c in known):
+            try:
+                label = int(label)
+            except ValueError:
+                raise ValueError(f"--label {label!r}: this model's classes are numbers "
+                                 f"{known}; give a number") from None
+        try:
+            enroll_files(model, args.files, label)
+        except TypeError as exc:  # a model that cannot enroll: the user's choice of file
+            raise ValueError(f"{args.model}: {exc}") from exc
+    save_model(model, out)
+    verb = "more clips of" if label in known else "a new class,"
+    print(f"enrolled {verb} {label!r} from {len(args.files)} file(s); classes now "
+          f"{[str(c) for c in model.classes_]}")
+    print(f"saved {out}")
+    return 0
+
+
 def cmd_ins(args):
     from .evaluation import check_figures, format_ins_table, plot_ins
     from .features import AudioLoader, INSTransformer
@@ -437,6 +506,38 @@ def build_parser():
                     help="with --stream: seconds between windows (default 1)")
     pr.set_defaults(func=cmd_predict)
 
+    f = sub.add_parser("fit", help="train one model on all of a data set (a folder per class, "
+                                   "a CSV manifest or a known layout) and save it")
+    f.add_argument("--data", required=True,
+                   help="a folder per class (root/<label>/*.wav), a CSV manifest "
+                        "(file,label[,fold][,group]) or an UrbanSound8K / ESC-50 / ESC-10 root")
+    f.add_argument("--out", required=True, help="the model file to write (.skops)")
+    f.add_argument("--model", default="cosface",
+                   help=f"one of {', '.join(MODEL_NAMES)} (default cosface, the metric model; "
+                        "only it can enroll new classes later)")
+    f.add_argument("--preset", default="default", choices=sorted(MARGIN_PRESETS),
+                   help="margin model settings, as for evaluate")
+    f.add_argument("--subset", default=None, choices=["esc50", "esc10"])
+    f.add_argument("--salience", default="foreground",
+                   choices=["foreground", "background", "all"])
+    f.add_argument("--epochs", type=int, default=None, help="margin model: training epochs")
+    f.add_argument("--width", type=float, default=None, help="margin model: MobileNet width")
+    f.add_argument("--device", default=None, help="margin model: torch device (default auto)")
+    f.add_argument("--no-cache", action="store_true", help="do not cache features on disk")
+    f.add_argument("--n-jobs", type=int, default=2, help="parallel decoders")
+    f.add_argument("--random-state", type=int, default=0)
+    f.add_argument("--data-home", default=None, help="cache folder, as for evaluate")
+    f.set_defaults(func=cmd_fit)
+
+    en = sub.add_parser("enroll", help="add a class to a saved metric model from a few clips")
+    en.add_argument("model", help="a model file written by 'metricaudio fit' or save_model")
+    en.add_argument("files", nargs="+", help="audio files of the class")
+    en.add_argument("--label", required=True, help="the class's name")
+    en.add_argument("--out", default=None,
+                    help="where to save the enrolled model (.skops; default: replace MODEL, "
+                         "atomically)")
+    en.set_defaults(func=cmd_enroll)
+
     i = sub.add_parser("ins", help="index of non-stationarity of audio files (paper Fig. 1)")
     i.add_argument("files", nargs="+", help="audio files (wav, flac, ogg)")
     i.add_argument("--plot", default=None, help="PNG: spectrogram and INS against scale")
@@ -458,7 +559,8 @@ def main(argv=None):
     try:
         with warnings.catch_warnings():
             # EM on frame subsets sometimes stops at max_iter; the tables show the outcome.
-            warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.filterwarnings("ignore", category=ConvergenceWarning,
+                                    module="sklearn.mixture")
             return args.func(args)
     except (_InputError, AudioDecodeError, OSError) as exc:
         # the user's input (checked up front) or a file that cannot be read (found while

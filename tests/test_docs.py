@@ -105,3 +105,23 @@ def test_paper_pages_quote_only_recorded_numbers(page):
     known = set(re.findall(r"\d+\.\d+", sources))
     numbers = set(re.findall(r"(?<![\w.])\d+\.\d+(?![\w.])", page.read_text()))
     assert not numbers - known, f"{page.name}: numbers found nowhere: {sorted(numbers - known)}"
+
+
+def test_own_sounds_page_shows_commands_the_shell_accepts():
+    """Every command of "Your own sounds" parses with the real parser (a renamed option or
+    subcommand breaks the page), and the page covers the whole path."""
+    import shlex
+
+    from sklearn_metricaudio.cli import build_parser
+
+    page = (DOCS / "own_sounds.md").read_text()
+    blocks = re.findall(r"```console\n(.*?)```", page, flags=re.S)
+    commands = [line for block in blocks for line in block.splitlines() if line.strip()]
+    assert {shlex.split(c)[1] for c in commands} == {"evaluate", "fit", "predict", "enroll"}
+    parser = build_parser()
+    for command in commands:
+        argv = shlex.split(command)
+        assert argv[0] == "metricaudio"
+        parser.parse_args(argv[1:])   # SystemExit(2) on an unknown option
+    assert "own_sounds" in (DOCS / "index.md").read_text()   # in the table of contents
+    assert "examples/your_own_sounds.py" in page

@@ -22,6 +22,7 @@ def test_every_example_has_a_smoke_test():
                                                        "grid_search_margins",
                                                        "ins_analysis",
                                                        "deploy_model",
+                                                       "your_own_sounds",
                                                        # its smoke test: tests/test_accelerate.py
                                                        "multi_gpu_accelerate"}
 
@@ -118,3 +119,22 @@ def test_deploy_model(example, tmp_path, capsys):
     events = r["events"]
     assert events[0].start == 0 and events[-1].end == pytest.approx(64.0)
     assert all(a.end == pytest.approx(b.start) for a, b in zip(events, events[1:]))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # 2 epochs
+def test_your_own_sounds(example, tmp_path, capsys):
+    r = example("your_own_sounds").main(["--n-per-class", "6", "--epochs", "2",
+                                         "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    # the folder per class, evaluated, fitted, a class enrolled, files and a stream labelled
+    assert "$ metricaudio evaluate --data" in out and "cosface" in out.split("model")[-1]
+    assert "siren" not in load_dataset_names(tmp_path / "my_sounds")
+    assert r["classes"] == sorted(r["classes"]) and "siren" in r["classes"]
+    assert len(r["classes"]) == 8 and r["new_said"].shape == (3,)
+    assert "windows" in out and "events" in out
+
+
+def load_dataset_names(root):
+    from sklearn_metricaudio.datasets import load_dataset
+
+    return list(load_dataset(root).target_names)

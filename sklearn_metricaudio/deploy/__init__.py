@@ -6,6 +6,7 @@
   embedding network, centroid decision); :class:`OnnxClassifier` runs it on onnxruntime.
 - :func:`predict_files`: labels of a list of files, the unreadable ones named with their
   reason instead of stopping the batch;
+- :func:`enroll_files`: a new class added to a fitted metric model from a few files;
 - :func:`predict_stream`: labels over time for a recording of any length, read in blocks;
   :func:`stream_events` merges them into events, :func:`write_events_csv` saves those.
 
@@ -13,6 +14,7 @@ Open-set rejection ("none of the known classes") is :meth:`CentroidClassifier.ca
 <sklearn_metricaudio.CentroidClassifier.calibrate>`.
 """
 
+from .enroll import enroll_files
 from .files import FilePrediction, predict_files
 from .onnx_export import OnnxClassifier, export_onnx, load_onnx
 from .persistence import UntrustedModelError, load_model, save_model
@@ -28,6 +30,7 @@ __all__ = [
     "OnnxClassifier",
     "predict_files",
     "FilePrediction",
+    "enroll_files",
     "predict_stream",
     "stream_events",
     "write_events_csv",

@@ -315,8 +315,10 @@ default=None
         self._finish(net, X[~valid], seg, seg_y, valid)
         return self
 
-    def _build_net(self, n_mels, n_frames, band_stats, criterion_params, callbacks, device):
-        """The skorch net: embedding network, loss head, optimiser and callbacks."""
+    def _build_net(self, n_mels, n_frames, band_stats, criterion_params, callbacks, device,
+                   n_classes=None):
+        """The skorch net: embedding network, loss head (``n_classes`` rows, default the
+        number of classes: enrolled classes have none), optimiser and callbacks."""
         band_mean, band_std = band_stats
         accelerated = {}
         if self.accelerator is not None:  # the accelerator places everything
@@ -336,7 +338,7 @@ default=None
             module__mask_fraction=self.mask_fraction,
             module__crop_frames=n_frames,
             criterion=LOSSES[self.loss],
-            criterion__n_classes=self.classes_.size,
+            criterion__n_classes=self.classes_.size if n_classes is None else n_classes,
             criterion__embedding_dim=self.embedding_dim,
             **criterion_params,
             **self._optimizer_params(),
@@ -527,9 +529,13 @@ default=None
         n_mels = int(state["n_mels"])
         band = (np.zeros(n_mels, dtype=np.float32), np.ones(n_mels, dtype=np.float32))
         accelerator, self.accelerator = self.accelerator, None  # a plain net predicts
+        # the loss head has a row per class the network was trained on; classes enrolled
+        # since (``enroll``) live in the centroids only
+        rows = [v.shape[0] for v in state["criterion"].values() if v.ndim == 2]
         try:
             net = self._build_net(n_mels, state["n_frames"], band, self._criterion_params(),
-                                  [], torch.device("cpu"))
+                                  [], torch.device("cpu"),
+                                  n_classes=rows[0] if rows else None)
         finally:
             self.accelerator = accelerator
         net.initialize()

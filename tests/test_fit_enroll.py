@@ -1,0 +1,138 @@
+"""Users' own recordings from the shell: `metricaudio fit` on a folder per class, `metricaudio
+enroll`, `metricaudio predict` on what they saved; the library calls underneath."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from sklearn_metricaudio.cli import main
+from sklearn_metricaudio.datasets import load_dataset
+from sklearn_metricaudio.deploy import enroll_files, load_model
+from sklearn_metricaudio.evaluation import compute_features, fit_pipeline, paper_models
+
+SR = 8000
+TINY = ["--epochs", "3", "--width", "0.25", "--preset", "fast", "--no-cache", "--n-jobs", "1"]
+
+
+def _tone(path, freq, rng, seconds=1.0, sr=SR):
+    t = np.arange(int(seconds * sr)) / sr
+    x = 0.3 * np.sin(2 * np.pi * freq * t) + 0.02 * rng.standard_normal(t.size)
+    sf.write(path, x, sr)
+    return str(path)
+
+
+@pytest.fixture
+def own_folder(tmp_path):
+    """A folder per class, as a user lays out their recordings: 3 classes x 5 one-second
+    clips (tones an octave apart, each clip a little detuned), plus 4 whistles outside it."""
+    rng = np.random.default_rng(0)
+    root = tmp_path / "my_sounds"
+    for name, freq in [("fan", 220), ("motor", 440), ("pump", 880)]:
+        (root / name).mkdir(parents=True)
+        for k in range(5):
+            _tone(root / name / f"{name}{k}.wav", freq * (1 + 0.01 * k), rng)
+    whistles = [_tone(tmp_path / f"whistle{k}.wav", 3000 + 40 * k, rng) for k in range(4)]
+    return root, whistles
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # 3 epochs
+def test_fit_pipeline_predicts_from_files_what_its_estimator_predicts_from_the_features(
+        own_folder):
+    root, _ = own_folder
+    data = load_dataset(root, )
+    model = paper_models("cosface", preset="fast", epochs=3, width=0.25)["cosface"]
+    pipe = fit_pipeline(model, data, progress=False)
+    assert [n for n, _ in pipe.steps] == ["audioloader", "logmelpatches",
+                                           "marginembeddingclassifier"]
+    assert pipe.steps[0][1].duration == data.clip_seconds == 1.0
+    assert set(pipe.classes_) == {"fan", "motor", "pump"}     # names, not indices
+    # the front end the pipeline carries makes exactly the features the fold loop uses
+    X = compute_features(["logmel"], data, duration=1.0)["logmel"].X
+    np.testing.assert_array_equal(pipe.predict(data.filenames), pipe[-1].predict(X))
+    np.testing.assert_allclose(pipe.decision_function(data.filenames),
+                               pipe[-1].decision_function(X), rtol=0, atol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_fit_enroll_predict_from_the_shell(own_folder, tmp_path, capsys):
+    root, whistles = own_folder
+    out = tmp_path / "model.skops"
+    assert main(["fit", "--data", str(root), "--out", str(out), *TINY]) == 0
+    printed = capsys.readouterr().out
+    assert "15 clips of 1 s" in printed and f"saved {out}" in printed
+    model = load_model(out)
+    assert list(model.classes_) == ["fan", "motor", "pump"]
+    # what fit saved is what the library trains (same data, same settings)
+    again = fit_pipeline(paper_models("cosface", preset="fast", epochs=3, width=0.25,
+                                      device="cpu")["cosface"],
+                         load_dataset(root), progress=False)
+    files = sorted(str(p) for p in root.rglob("*.wav"))
+    np.testing.assert_allclose(model.decision_function(files), again.decision_function(files),
+                               atol=1e-5)
+
+    enrolled = tmp_path / "enrolled.skops"
+    assert main(["enroll", str(out), "--label", "whistle", *whistles[:3],
+                 "--out", str(enrolled)]) == 0
+    assert "a new class, 'whistle' from 3 file(s)" in capsys.readouterr().out
+    by_hand = enroll_files(load_model(out), whistles[:3], "whistle")
+    assert list(load_model(enrolled).classes_) == ["fan", "motor", "pump", "whistle"]
+    np.testing.assert_allclose(load_model(enrolled).decision_function(whistles),
+                               by_hand.decision_function(whistles), atol=1e-6)
+    assert list(load_model(out).classes_) == ["fan", "motor", "pump"]   # --out: kept
+    assert main(["predict", str(enrolled), *whistles]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert [r.split()[1] for r in rows] == list(by_hand.predict(whistles))
+    # without --out the model file itself is replaced
+    assert main(["enroll", str(out), "--label", "whistle", whistles[0]]) == 0
+    assert "whistle" in load_model(out).classes_
+
+
+def test_enroll_refuses_what_it_cannot_do_and_leaves_the_model_file_alone(own_folder, tmp_path,
+                                                                        capsys):
+    root, whistles = own_folder
+    svm = tmp_path / "svm.skops"
+    assert main(["fit", "--data", str(root), "--out", str(svm), "--model", "svm",
+                 "--no-cache", "--n-jobs", "1"]) == 0
+    before = svm.read_bytes()
+    capsys.readouterr()
+    assert main(["enroll", str(svm), "--label", "whistle", *whistles]) == 2
+    err = capsys.readouterr().err
+    assert "cannot enroll a class" in err and "SegmentAggregateClassifier" in err
+    assert svm.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".skops"] == ["svm.skops"]
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_enroll_names_an_unreadable_file_and_writes_nothing(own_folder, tmp_path, capsys):
+    root, whistles = own_folder
+    out = tmp_path / "model.skops"
+    assert main(["fit", "--data", str(root), "--out", str(out), *TINY]) == 0
+    before = out.read_bytes()
+    capsys.readouterr()
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not audio")
+    assert main(["enroll", str(out), "--label", "whistle", whistles[0], str(notes)]) == 2
+    assert "notes.txt" in capsys.readouterr().err
+    assert out.read_bytes() == before
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--out", "model.joblib"], "give a path ending in .skops"),
+    (["--out", "no/such/folder/m.skops"], "does not exist"),
+    (["--model", "gmm,svm"], "fit trains one model"),
+    (["--epochs", "0"], "epochs"),
+])
+def test_fit_checks_its_input_before_any_work(own_folder, tmp_path, monkeypatch, capsys, argv,
+                                              message):
+    root, _ = own_folder
+    monkeypatch.chdir(tmp_path)
+    args = ["fit", "--data", str(root), "--out", "m.skops", *argv]
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+    assert not list(tmp_path.glob("*.skops"))
+
+
+def test_fit_names_a_data_path_it_cannot_read(tmp_path, capsys):
+    assert main(["fit", "--data", str(tmp_path / "nowhere"), "--out",
+                 str(tmp_path / "m.skops")]) == 2
+    assert "nowhere" in capsys.readouterr().err
