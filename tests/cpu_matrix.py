@@ -115,8 +115,8 @@ def main(argv=None):
         label, pytest_args, env = plan[i]
         xml = tmp / f"{i}.xml"
         rc, secs, tail = run(pytest_args, env, xml)
-        print(f"[{i + 1}/{len(plan)}] {label}: {'ok' if rc == 0 else 'FAILED'} ({secs:.0f} s)",
-              flush=True)
+        state = {0: "ok", 5: "nothing selected"}.get(rc, "FAILED")
+        print(f"[{i + 1}/{len(plan)}] {label}: {state} ({secs:.0f} s)", flush=True)
         return label, rc, results(xml), tail
 
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
