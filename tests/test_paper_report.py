@@ -255,6 +255,7 @@ def test_evaluate_folds_resumes_from_its_store(tmp_path):
     kw = dict(store=tmp_path / "store", progress=False)
     a = evaluate_folds(Counting(), X, y, fold, **kw)
     assert len(fits) == 3 and len(ResultStore(tmp_path / "store")) == 3
+    first = sorted((tmp_path / "store").glob("*/*.joblib"))   # the results of this setting
     b = evaluate_folds(Counting(), X, y, fold, **kw)
     assert len(fits) == 3                                   # every fold loaded
     np.testing.assert_array_equal(a.scores, b.scores)
@@ -266,7 +267,7 @@ def test_evaluate_folds_resumes_from_its_store(tmp_path):
         evaluate_folds(Counting(), X, y, fold[:29], **kw)
     # a stored result that cannot be read is computed again, with a warning naming the file
     store = ResultStore(tmp_path / "store")
-    (damaged,) = [f for f in sorted((tmp_path / "store").glob("*/*.joblib"))][:1]
+    damaged = first[0]
     damaged.write_bytes(b"not a joblib file")
     with pytest.warns(UserWarning, match=rf"stored result '{damaged}' cannot be read.*computed "
                                          "again"):
