@@ -101,7 +101,7 @@ def cmd_demo(args):
     data = make_urban_sounds(root, n_per_class=args.n_per_class, random_state=args.random_state)
     print(f"  {len(data.filenames)} clips, {len(data.target_names)} classes, "
           f"{len(set(data.fold))} folds ({time.perf_counter() - t0:.1f} s)", flush=True)
-    _run(models, data, duration=4.0, cache_dir=home / "features", n_jobs=args.n_jobs,
+    _run(models, data, duration=data.clip_seconds, cache_dir=home / "features", n_jobs=args.n_jobs,
          out_dir=args.out, label="synthetic urban sounds")
     if args.no_ins:
         return 0
@@ -224,7 +224,7 @@ def cmd_evaluate(args):
             data = make_urban_sounds(
                 home / f"urban_sounds_n{size['n_per_class']}{tag}_rs{args.random_state}",
                 random_state=args.random_state, **size)
-            data.name, data.clip_seconds = "synthetic urban sounds", 4.0
+            data.name = "synthetic urban sounds"
         else:
             data = load_dataset(args.data, subset=args.subset, salience=args.salience)
         if args.report:

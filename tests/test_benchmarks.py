@@ -22,7 +22,7 @@ def test_every_benchmark_has_a_smoke_test():
     scripts = {p.stem for p in BENCHMARKS.glob("*.py")}
     tested = {"bench_features", "bench_baselines", "bench_ins", "bench_margin", "bench_real",
               "tune_margin", "cuda_pickle_check", "bench_augment", "bench_selector", "bench_enroll",
-              "bench_open_set", "train_model",
+              "bench_open_set", "train_model", "bench_decision_paths",
               # smoke-tested beside their modules: tests/test_onnx_export.py, test_streaming.py
               "bench_inference", "bench_stream"}
     assert scripts == tested, f"add a smoke test for {sorted(scripts - tested)}"
@@ -59,6 +59,25 @@ def test_train_model_saves_what_it_trained(bench, tiny_esc10, tmp_path, capsys):
     assert load_model(out).get_params()["marginembeddingclassifier__epochs"] == 1
     assert [p.name for p in out.parent.iterdir()] == ["pipe.skops"]   # no temporary left
     assert pipe.steps[0][1].duration == 5.0   # the layout's clip length (ESC: 5 s)
+
+
+def test_bench_decision_paths_on_a_saved_model(bench, tiny_esc10, tmp_path, capsys):
+    out = tmp_path / "pipe.skops"
+    bench("train_model").main(["--data", str(tiny_esc10), "--folds", "1", "--out", str(out),
+                               "--params", "{'epochs': 3, 'width': 0.25}"])
+    capsys.readouterr()
+    csv_path = tmp_path / "labels.csv"
+    status = bench("bench_decision_paths").main([str(out), str(tiny_esc10), "--clips", "4",
+                                                 "--out", str(csv_path)])
+    printed = capsys.readouterr().out
+    for path in ("centroid", "files", "stream"):
+        assert f"| {path} (" in printed
+    assert "silence-padded: 4 of 4 clips have silent segments" in printed
+    for path in ("centroid", "files", "stream"):  # float64 paths: identical labels
+        assert next(r for r in printed.splitlines() if r.startswith(f"| {path} (")).split(
+            " | ")[1] == "8/8"
+    assert status == 0  # the ONNX graph (float32) may differ only at ties
+    assert len(csv_path.read_text().splitlines()) == 9
 
 
 def test_bench_baselines(bench, capsys):

@@ -209,3 +209,45 @@ def test_open_set_errors_and_labels():
     clf = CentroidClassifier().fit(X, ["a", "b"]).calibrate(X * 0.9 + 0.05)
     clf.enroll([[-1.0, 0.0]], ["c"])
     assert clf.predict([[-2.0, 0.0], [0.0, -1.0]]).tolist() == ["c", "unknown"]
+
+
+def test_missing_segments_are_left_out_as_a_mask_leaves_them():
+    """A segment NaN throughout is missing: fit, enroll and every clip decision give what
+    the same segments left out by ``segment_mask`` give (hand-checked reference: the mask)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((12, 4, 5))
+    y = np.repeat(["a", "b", "c"], 4)
+    mask = rng.random((12, 4)) > 0.4
+    mask[0] = False  # a clip with no segment marked counts all of them
+    missing = np.where(mask[..., None] | ~mask.any(1)[:, None, None], X, np.nan)
+    for metric in ("cosine", "euclidean"):
+        ref = CentroidClassifier(metric=metric).fit(X[:8], y[:8], segment_mask=mask[:8])
+        got = CentroidClassifier(metric=metric).fit(missing[:8], y[:8])
+        np.testing.assert_allclose(got.centroids_, ref.centroids_)
+        assert got.temperature_ == pytest.approx(ref.temperature_)
+        ref.enroll(X[8:], y[8:], segment_mask=mask[8:])
+        got.enroll(missing[8:], y[8:])
+        np.testing.assert_allclose(got.centroids_, ref.centroids_)
+        np.testing.assert_allclose(got.mean_distances(missing), ref.mean_distances(X, mask))
+        np.testing.assert_allclose(got.predict_proba(missing), ref.predict_proba(X, mask))
+        assert (got.predict(missing) == ref.predict(X, mask)).all()
+        # a mask on top of missing segments: both rules at once
+        assert np.allclose(got.mean_distances(missing, segment_mask=mask),
+                           ref.mean_distances(X, mask))
+    # leaving the missing segments in would have changed the means (the test can fail)
+    assert not np.allclose(ref.mean_distances(X), ref.mean_distances(X, mask))
+
+
+def test_missing_segments_must_be_whole_and_leave_one_per_clip():
+    X = np.ones((2, 3, 4))
+    clf = CentroidClassifier().fit(X, [0, 1])
+    partly = X.copy()
+    partly[1, 2, 0] = np.nan
+    with pytest.raises(ValueError, match="segment 2 of clip 1 is NaN in part"):
+        clf.predict(partly)
+    empty = X.copy()
+    empty[1] = np.nan
+    with pytest.raises(ValueError, match="clip 1 has no segment with values"):
+        CentroidClassifier().fit(empty, [0, 1])
+    with pytest.raises(ValueError, match="NaN"):  # one segment per clip (2-D): no missing
+        clf.predict(np.full((1, 4), np.nan))

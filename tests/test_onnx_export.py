@@ -11,6 +11,7 @@ window, mel bank, framing or silence mask does (dB to tens of dB; scores ~1e-2 a
 
 from __future__ import annotations
 
+import copy
 import sys
 from pathlib import Path
 
@@ -110,7 +111,7 @@ def front_end_session(tmp_path_factory):
         key = repr(logmel)
         if key not in cache:
             fe = onnx_export._front_end(logmel)
-            proto = onnx_export._to_onnx(fe, 2 * 22050, onnx_export._min_samples(logmel),
+            proto = onnx_export._to_onnx(fe, 2 * 22050, logmel.min_samples,
                                          ["patches"])
             path = tmp_path_factory.mktemp("front_end") / "front_end.onnx"
             path.write_bytes(proto.SerializeToString())
@@ -185,8 +186,8 @@ def test_silence_mask_is_applied(fitted):
     patches = pipe[1].transform(pipe[0].transform(X))
     counted = margin._sounding(patches)
     assert (~counted).any(axis=1).sum() >= 4 and not counted[-1].any()
-    emb = margin.transform(patches)
-    unmasked = -margin.centroid_.mean_distances(emb)
+    every_segment = copy.deepcopy(margin).set_params(silence_db=None)  # silence embedded too
+    unmasked = -margin.centroid_.mean_distances(every_segment.transform(patches))
     masked = pipe.decision_function(X)
     assert np.abs(masked - unmasked).max() > 100 * SCORE_ATOL  # the mask matters here
     got = OnnxClassifier(path).decision_function(X)
@@ -226,8 +227,8 @@ def test_file_names_go_through_the_stored_loader(fitted, tmp_path):
 
 def test_enrollment_pipeline_euclidean_two_classes_calibrated(fitted, tmp_path):
     """MarginEmbeddingClassifier -> CentroidClassifier(euclidean) on two enrolled classes,
-    calibrated: all segments count (the pipeline passes no mask), 1-D decision_function,
-    rejected clips as the pipeline rejects them."""
+    calibrated: silent segments left out (the margin model's transform leaves them NaN,
+    missing), 1-D decision_function, rejected clips as the pipeline rejects them."""
     pipe, _, X, y = fitted
     X_enroll, y_enroll = _clips(2, seed=2)
     keep = y_enroll != "noise"
@@ -251,7 +252,7 @@ def test_enrollment_pipeline_euclidean_two_classes_calibrated(fitted, tmp_path):
     np.testing.assert_allclose(got, enroll.decision_function(X), rtol=0, atol=2 * atol)
     np.testing.assert_allclose(model.mean_distances(X), ref_dist, rtol=0, atol=atol)
     meta = model.metadata_
-    assert meta["silence_db"] is None and meta["metric"] == "euclidean"
+    assert meta["silence_db"] == pipe[-1].silence_db and meta["metric"] == "euclidean"
     assert meta["classes"] == ["new_high", "new_low"]
     assert model.threshold_ == final.threshold_ and meta["unknown_label"] == "none of these"
     # no clip within round-off of the threshold: the comparison below is not a coin toss

@@ -62,11 +62,12 @@ def clip_embeddings(metric, X):
     """One unit vector per clip: the mean of its unit segment embeddings.
 
     ``metric.transform`` may return (n_clips, dim) or (n_clips, n_segments, dim)
-    (:class:`MarginEmbeddingClassifier`); cosine similarity is then the dot product.
+    (:class:`MarginEmbeddingClassifier`, whose silent segments are NaN: left out); cosine
+    similarity is then the dot product.
     """
     emb = np.asarray(metric.transform(X), dtype=np.float64)
-    if emb.ndim == 3:
-        emb = _unit(emb).mean(axis=1)
+    if emb.ndim == 3:  # a missing (NaN, silent) segment enters no mean, as in the centroids
+        emb = np.nanmean(_unit(emb), axis=1)
     elif emb.ndim != 2:
         raise ValueError(f"the metric's transform must return (n_clips, dim) or (n_clips, "
                          f"n_segments, dim) embeddings, got shape {emb.shape}")

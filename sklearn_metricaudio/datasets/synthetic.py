@@ -265,7 +265,8 @@ def make_urban_sounds(root=None, *, n_per_class=40, n_folds=10, sr=22050, min_du
         As :func:`load_urbansound8k` (``filenames``, ``target``,
         ``target_names``, ``fold``, ``salience``, ``fsID``, ``class_id``)
         plus ``data`` (object array of float32 waveforms at ``sr``),
-        ``slice_file_name`` and ``sr``. ``filenames`` is None
+        ``slice_file_name``, ``sr`` and ``clip_seconds`` (``max_duration``: the length
+        every clip is analysed at, as UrbanSound8K's 4 s). ``filenames`` is None
         without ``root``.
 
     Examples
@@ -338,6 +339,7 @@ def make_urban_sounds(root=None, *, n_per_class=40, n_folds=10, sr=22050, min_du
         slice_file_name=np.array(
             [f"{r['fsID']}-{_CLASS_ID[r['cls']]}-0-{r['slice']}.wav" for r in rows], dtype=object),
         sr=int(sr),
+        clip_seconds=float(max_duration),
         filenames=None,
         DESCR=f"make_urban_sounds({config})",
     )
@@ -415,5 +417,6 @@ def _read_cached(root, config):
     meta.data = data
     meta.slice_file_name = np.array([Path(f).name for f in meta.filenames], dtype=object)
     meta.sr = config["sr"]
+    meta.clip_seconds = float(config["max_duration"])
     meta.DESCR = f"make_urban_sounds({config}) read from cache at {root}"
     return meta

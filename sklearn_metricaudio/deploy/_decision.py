@@ -39,9 +39,9 @@ def min_clip_seconds(model, loader):
     return 0.0
 
 
-def _score_matrix(final, Xt, method, *extra):
+def _score_matrix(final, Xt, method):
     """Scores of shape (n_clips, n_classes) from the final step."""
-    s = np.asarray(getattr(final, method)(Xt, *extra), dtype=np.float64)
+    s = np.asarray(getattr(final, method)(Xt), dtype=np.float64)
     if s.ndim == 1:  # binary decision_function: the score of classes_[1]
         s = np.stack([-s, s], axis=1)
     return s
@@ -51,13 +51,12 @@ def labels_and_scores(final, Xt, method):
     """``final.predict(Xt)`` and its scores by ``method`` (None: no scores, an empty matrix).
 
     A :class:`~sklearn_metricaudio.MarginEmbeddingClassifier` embeds the clips once for both
-    (its ``predict`` and ``predict_proba`` would embed them twice).
+    (its ``predict`` and ``predict_proba`` would embed them twice): its ``transform`` goes to
+    its ``centroid_``, which is what its own ``predict`` does.
     """
-    extra = ()
     if isinstance(final, MarginEmbeddingClassifier):
-        emb, counted = final._embed_clips(Xt)
-        final, Xt, extra = final.centroid_, emb, (counted,)
-    labels = final.predict(Xt, *extra)
+        final, Xt = final.centroid_, final.transform(Xt)
+    labels = final.predict(Xt)
     if method is None:
         return labels, np.empty((len(labels), 0))
-    return labels, _score_matrix(final, Xt, method, *extra)
+    return labels, _score_matrix(final, Xt, method)

@@ -62,7 +62,7 @@ def _pipeline_parts(pipe):
 
     ``centroid`` is the CentroidClassifier that decides (the margin model's own, or the
     final step of an enrollment pipeline); ``masked`` says whether silent segments are left
-    out (only the margin model's own decision does that).
+    out (whenever the margin model has a ``silence_db``: its ``transform`` leaves them NaN).
     """
     from ..features import AudioLoader, LogMelPatches
     from ..models import CentroidClassifier, MarginEmbeddingClassifier
@@ -107,7 +107,7 @@ def _pipeline_parts(pipe):
             f"LogMelPatches makes {logmel.n_mels}")
     return dict(loader=loader, logmel=logmel, margin=margin,
                 centroid=margin.centroid_ if final is None else final,
-                masked=final is None and margin.silence_db is not None)
+                masked=margin.silence_db is not None)  # transform leaves silence missing
 
 
 # ---------------------------------------------------------------------- torch modules
@@ -275,11 +275,6 @@ def _front_end(logmel):
                           logmel.fmin, logmel.fmax, logmel.frames_per_segment).eval()
 
 
-def _min_samples(logmel):
-    """Fewest samples giving one whole segment (``LogMelPatches``'s own bound)."""
-    return logmel.min_samples
-
-
 def _bare_net(margin):
     """The fitted embedding network, copied onto the CPU in eval mode."""
     from ..models import _training
@@ -368,9 +363,10 @@ def export_onnx(pipe, path, *, opset_version=None):
     embedding network of :class:`~sklearn_metricaudio.MarginEmbeddingClassifier` on every
     segment, and the centroid decision: the mean distance of each clip's segments to every
     class centroid, leaving out segments quieter than the model's ``silence_db`` when the
-    margin model decides. A pipeline ending in a :class:`~sklearn_metricaudio.CentroidClassifier`
-    (enrollment) is decided by that classifier's centroids and metric, over all segments, as
-    the pipeline decides.
+    margin model's ``silence_db`` is set. A pipeline ending in a
+    :class:`~sklearn_metricaudio.CentroidClassifier` (enrollment) is decided by that
+    classifier's centroids and metric, its silent segments left out as well (the margin
+    model's ``transform`` leaves them missing), as the pipeline decides.
 
     Input ``waveform``: float32 ``(n_clips, n_samples)`` at the pipeline's sample rate, what
     :class:`~sklearn_metricaudio.AudioLoader` produces; decoding files, resampling and
@@ -457,10 +453,8 @@ def export_onnx(pipe, path, *, opset_version=None):
     silence_db = margin.silence_db if parts["masked"] else None
     graph = CentroidGraph(_front_end(logmel), _bare_net(margin), centers, centroid.metric,
                           silence_db).eval()
-    min_samples = _min_samples(logmel)
-    n_samples = None
-    if loader is not None and loader.duration is not None:
-        n_samples = int(round(loader.duration * loader.sr))
+    min_samples = logmel.min_samples
+    n_samples = None if loader is None else loader.n_samples
     example_samples = max(n_samples or 0, min_samples, 2 * logmel.frames_per_segment
                           * logmel.hop_length)
     proto = _to_onnx(graph, example_samples, min_samples, OUTPUT_NAMES, opset_version)
@@ -577,18 +571,10 @@ class OnnxClassifier:
         """The class of the nearest centroid; with a calibrated ``threshold_``, clips whose
         smallest mean distance exceeds it get ``metadata_["unknown_label"]``, as the
         calibrated pipeline predicts."""
-        distances = self.mean_distances(X)
-        labels = self.classes_[np.argmin(distances, axis=1)]
-        if self.threshold_ is None:
-            return labels
-        reject = distances.min(axis=1) > self.threshold_
-        unknown = np.asarray([self.metadata_["unknown_label"]])
-        kinds = {labels.dtype.kind, unknown.dtype.kind}
-        # as CentroidClassifier.predict: one array type if both are numbers or both strings
-        same_kind = kinds <= set("biuf") or kinds <= set("OUS")
-        out = labels.astype(np.result_type(labels, unknown) if same_kind else object)
-        out[reject] = unknown[0]
-        return out
+        from ..models.centroid import nearest_labels
+
+        return nearest_labels(self.mean_distances(X), self.classes_, threshold=self.threshold_,
+                              unknown_label=self.metadata_.get("unknown_label"))
 
 
 def load_onnx(path, **kwargs):

@@ -158,8 +158,15 @@ class AudioLoader(TransformerMixin, BaseEstimator):
         else:
             y = self._check_array_clip(item, index)
         if self.duration is not None:
-            y = fix_length(y, int(round(self.duration * self.sr)), self.pad)
+            y = fix_length(y, self.n_samples, self.pad)
         return y
+
+    @property
+    def n_samples(self):
+        """Samples per clip out of :meth:`transform`: ``round(duration * sr)``, or None when
+        ``duration`` is None (the clips' own length). The one place the clip length in
+        samples is computed; streaming and the ONNX export read it here."""
+        return None if self.duration is None else int(round(self.duration * self.sr))
 
     def transform(self, X):
         """Decode, mix to mono, resample and fix the length of every clip.

@@ -13,11 +13,11 @@ from sklearn.utils import check_array
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-__all__ = ["check_clips", "check_clip_labels", "check_fit_labels"]
+__all__ = ["check_clips", "check_clip_labels", "check_fit_labels", "missing_items"]
 
 
 def check_clips(estimator, X, *, reset, item_ndim=1, dtype=np.float64, item="segment",
-                item_shape="n_features"):
+                item_shape="n_features", allow_missing=False):
     """Validate clip arrays ``(n_clips, n_items, *item)``; return them with the items axis.
 
     Parameters
@@ -35,6 +35,10 @@ def check_clips(estimator, X, *, reset, item_ndim=1, dtype=np.float64, item="seg
     dtype : numpy dtype or list of dtypes
     item, item_shape : str
         Names used in error messages ("segment" / "frame"; "n_features" / "n_mels, n_frames").
+    allow_missing : bool, default=False
+        Accept items that are NaN throughout (a missing item, e.g. a silent segment that has
+        no embedding) in 3-D input, as long as every clip keeps one item with values; an
+        item that is NaN only in part is still an error.
 
     Returns
     -------
@@ -58,7 +62,9 @@ def check_clips(estimator, X, *, reset, item_ndim=1, dtype=np.float64, item="seg
             f"{name} expects X of shape {many} or {one} ({2 + item_ndim}-D or "
             f"{1 + item_ndim}-D), got {ndim}-D input with shape {np.shape(X)}"
         )
-    X = check_array(X, allow_nd=True, dtype=dtype, ensure_all_finite=True, input_name="X")
+    missing = allow_missing and ndim == 2 + item_ndim
+    X = check_array(X, allow_nd=True, dtype=dtype,
+                    ensure_all_finite="allow-nan" if missing else True, input_name="X")
     if ndim == 1 + item_ndim:
         X = X[:, None]
     if 0 in X.shape[1:]:
@@ -66,6 +72,8 @@ def check_clips(estimator, X, *, reset, item_ndim=1, dtype=np.float64, item="seg
             f"{name}: X of shape {X.shape} has no {item}s or an empty {item} axis; "
             f"expected ({item_shape}) {item}s with at least one value each"
         )
+    if missing:
+        _check_missing_items(name, X, item)
     n_features = X.shape[2]
     if reset:
         estimator.n_features_in_ = n_features
@@ -75,6 +83,29 @@ def check_clips(estimator, X, *, reset, item_ndim=1, dtype=np.float64, item="seg
             f"{estimator.n_features_in_} features as input"
         )
     return X
+
+
+def missing_items(X):
+    """(n_clips, n_items) bool: the items of ``X`` (n_clips, n_items, ...) that are all NaN."""
+    X = np.asarray(X)
+    if X.dtype.kind != "f" or X.size == 0:
+        return np.zeros(X.shape[:2], dtype=bool)
+    return np.isnan(X.reshape(*X.shape[:2], -1)).all(axis=-1)
+
+
+def _check_missing_items(name, X, item):
+    flat = np.isnan(X.reshape(*X.shape[:2], -1))
+    partly = flat.any(axis=-1) & ~flat.all(axis=-1)
+    if partly.any():
+        clip, at = np.argwhere(partly)[0]
+        raise ValueError(
+            f"{name}: {item} {at} of clip {clip} is NaN in part; a missing {item} (no sound, "
+            f"no embedding) is NaN throughout, any other value must be finite")
+    empty = flat.all(axis=(1, 2)) if flat.size else np.zeros(X.shape[0], dtype=bool)
+    if empty.any():
+        raise ValueError(
+            f"{name}: clip {int(np.flatnonzero(empty)[0])} has no {item} with values (all "
+            f"{X.shape[1]} are NaN, i.e. missing); every clip needs at least one")
 
 
 def check_clip_labels(estimator, y, n_clips):

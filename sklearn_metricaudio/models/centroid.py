@@ -9,9 +9,9 @@ from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils._param_validation import StrOptions
 
-from ._validation import check_clip_labels, check_clips, check_fit_labels
+from ._validation import check_clip_labels, check_clips, check_fit_labels, missing_items
 
-__all__ = ["CentroidClassifier"]
+__all__ = ["CentroidClassifier", "clip_distances", "nearest_labels"]
 
 
 class CentroidClassifier(ClassifierMixin, BaseEstimator):
@@ -23,6 +23,11 @@ class CentroidClassifier(ClassifierMixin, BaseEstimator):
     :meth:`enroll` adds classes (or more examples of known ones) after fit
     without touching whatever produced the embeddings: the paper's
     Enrollment of unseen classes.
+
+    A segment that is NaN throughout is **missing**: it enters no centroid and no clip's
+    mean. :class:`MarginEmbeddingClassifier`'s ``transform`` leaves silent segments so, which
+    is how a ``MarginEmbeddingClassifier -> CentroidClassifier`` pipeline decides exactly as
+    the margin model does (one rule, here: :func:`clip_distances`, :func:`nearest_labels`).
 
     Parameters
     ----------
@@ -81,21 +86,24 @@ class CentroidClassifier(ClassifierMixin, BaseEstimator):
         self.unknown_label = unknown_label
 
     # ------------------------------------------------------------------ helpers
-    def _segments(self, X, reset):
-        """X as (n_clips, n_segments, n_features) float64 (the shared clip validator)."""
-        return check_clips(self, X, reset=reset, item_ndim=1, dtype=np.float64)
+    def _segments(self, X, reset, segment_mask=None):
+        """X as (n_clips, n_segments, n_features) float64, its missing segments zeroed, and the
+        (n_clips, n_segments) mask of the segments that count (see :func:`clip_distances`)."""
+        X = check_clips(self, X, reset=reset, item_ndim=1, dtype=np.float64,
+                        allow_missing=True)
+        present = ~missing_items(X)
+        counted = _counted(self._check_mask(segment_mask, X), present)
+        return np.where(present[..., None], X, 0.0), counted
 
     def _prepare(self, X):
         if self.metric == "cosine":
             return X / np.maximum(np.linalg.norm(X, axis=-1, keepdims=True), 1e-12)
         return X
 
-    def _sums(self, X, y, segment_mask=None):
+    def _sums(self, X, y, counted):
         """Per-class sums of (normalised) segment vectors, of their squared norms, and counts
-        of the segments that count (``segment_mask``; a clip with none counts all)."""
-        Z = self._prepare(X)
-        counted = _counted(segment_mask, X.shape[:2])
-        Z = Z * counted[..., None]
+        of the segments that count (``counted``, from :meth:`_segments`)."""
+        Z = self._prepare(X) * counted[..., None]
         labels, inverse = np.unique(y, return_inverse=True)
         sums = np.zeros((labels.size, Z.shape[-1]))
         np.add.at(sums, inverse, Z.sum(axis=1))
@@ -145,10 +153,9 @@ class CentroidClassifier(ClassifierMixin, BaseEstimator):
         self : CentroidClassifier
         """
         self._validate_params()
-        X = self._segments(X, reset=True)
+        X, counted = self._segments(X, reset=True, segment_mask=segment_mask)
         classes, y_enc = check_fit_labels(self, y, X.shape[0])
-        labels, sums, sq, counts = self._sums(X, classes[y_enc],
-                                              self._check_mask(segment_mask, X))
+        labels, sums, sq, counts = self._sums(X, classes[y_enc], counted)
         self._set_centroids(labels, sums, sq, counts)
         return self
 
@@ -171,10 +178,9 @@ class CentroidClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : CentroidClassifier
         """
-        X = self._segments(X, reset=False)  # checks fitted first
+        X, counted = self._segments(X, reset=False, segment_mask=segment_mask)  # fitted?
         y = check_clip_labels(self, y, X.shape[0])
-        new_labels, new_sums, new_sq, new_counts = self._sums(
-            X, y, self._check_mask(segment_mask, X))
+        new_labels, new_sums, new_sq, new_counts = self._sums(X, y, counted)
         numeric = [labels.dtype.kind in "biuf" for labels in (self.classes_, new_labels)]
         if numeric[0] != numeric[1]:  # numpy would turn every label into a string
             raise ValueError(f"enrolled labels {new_labels.tolist()} cannot be compared with "
@@ -195,23 +201,6 @@ class CentroidClassifier(ClassifierMixin, BaseEstimator):
         self._set_centroids(labels, sums, sq, counts)
         return self
 
-    def _distances(self, X, segment_mask=None):
-        """Mean over segments of the distance to every centroid: (n_clips, n_classes).
-
-        ``segment_mask`` (n_clips, n_segments) of bool, if given, says which segments
-        count; a clip with none counts all of them.
-        """
-        Z = self._prepare(X)
-        if self.metric == "cosine":
-            d = 1.0 - Z @ self._prepare(self.centroids_).T
-        else:
-            d = np.sqrt(np.maximum(
-                (Z ** 2).sum(-1)[..., None] - 2 * Z @ self.centroids_.T
-                + (self.centroids_ ** 2).sum(-1), 0.0))
-        if segment_mask is None:
-            return d.mean(axis=1)
-        mask = _counted(segment_mask, X.shape[:2])
-        return (d * mask[..., None]).sum(axis=1) / mask.sum(axis=1)[:, None]
 
     @staticmethod
     def _check_mask(segment_mask, X):
@@ -239,8 +228,8 @@ class CentroidClassifier(ClassifierMixin, BaseEstimator):
         -------
         ndarray of shape (n_clips, n_classes)
         """
-        X = self._segments(X, reset=False)  # checks fitted first
-        return self._distances(X, self._check_mask(segment_mask, X))
+        X, counted = self._segments(X, reset=False, segment_mask=segment_mask)  # fitted?
+        return clip_distances(X, self.centroids_, metric=self.metric, counted=counted)
 
     def decision_function(self, X, segment_mask=None):
         """Negated mean distance per class ((n_clips,) difference for 2 classes).
@@ -255,17 +244,9 @@ class CentroidClassifier(ClassifierMixin, BaseEstimator):
         :meth:`mean_distances`); ``unknown_label`` beyond ``threshold_`` once
         :meth:`calibrate` has set one."""
         distances = self.mean_distances(X, segment_mask)
-        labels = self.classes_[np.argmin(distances, axis=1)]
         threshold = getattr(self, "threshold_", None)
-        if threshold is None:
-            return labels
-        rejected = distances.min(axis=1) > threshold
-        unknown = np.asarray([self._unknown_label()])
-        same_kind = ({labels.dtype.kind, unknown.dtype.kind} <= set("biuf")
-                     or {labels.dtype.kind, unknown.dtype.kind} <= set("OUS"))
-        out = labels.astype(np.result_type(labels, unknown) if same_kind else object)
-        out[rejected] = unknown[0]
-        return out
+        return nearest_labels(distances, self.classes_, threshold=threshold,
+                              unknown_label=None if threshold is None else self._unknown_label())
 
     # ------------------------------------------------------------------ open set
     def _unknown_label(self):
@@ -332,11 +313,86 @@ class CentroidClassifier(ClassifierMixin, BaseEstimator):
         return softmax(-self.mean_distances(X, segment_mask) / self.temperature_, axis=1)
 
 
-def _counted(segment_mask, shape):
-    """(n_clips, n_segments) bool of the segments that count: ``segment_mask`` (all when
-    None), with every segment of a clip that has none marked (no empty mean)."""
+def _counted(segment_mask, present):
+    """(n_clips, n_segments) bool of the segments that count: the ``present`` ones (not
+    missing) that ``segment_mask`` marks (all when None); a clip with none marked counts all
+    its present segments (no empty mean)."""
     if segment_mask is None:
-        return np.ones(shape, dtype=bool)
-    mask = np.array(segment_mask, dtype=bool)  # a copy
-    mask[~mask.any(axis=1)] = True
+        return present
+    mask = np.asarray(segment_mask, dtype=bool) & present
+    none = ~mask.any(axis=1)
+    mask[none] = present[none]
     return mask
+
+
+def clip_distances(X, centroids, *, metric="cosine", counted=None):
+    """Each clip's mean segment distance to each centroid: the paper's clip decision.
+
+    The one implementation of the rule behind :class:`CentroidClassifier` (and so behind
+    :class:`MarginEmbeddingClassifier`, streaming and file prediction); the ONNX graph of
+    :func:`~sklearn_metricaudio.deploy.export_onnx` computes the same in torch and is tested
+    against it.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_clips, n_segments, n_features)
+        Segment vectors (finite: missing segments zeroed and left out by ``counted``).
+    centroids : ndarray of shape (n_classes, n_features)
+    metric : {"cosine", "euclidean"}, default="cosine"
+        ``1 - cos`` between the L2-normalised vectors, or the Euclidean distance.
+    counted : ndarray of bool, shape (n_clips, n_segments), default=None
+        The segments that enter each clip's mean (every clip has one); None: all.
+
+    Returns
+    -------
+    ndarray of shape (n_clips, n_classes)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_metricaudio.models.centroid import clip_distances
+    >>> X = np.array([[[1.0, 0.0], [0.0, 1.0]]])          # one clip, two segments
+    >>> clip_distances(X, np.array([[1.0, 0.0]])).tolist()  # distances 0 and 1
+    [[0.5]]
+    >>> clip_distances(X, np.array([[1.0, 0.0]]), counted=np.array([[True, False]])).tolist()
+    [[0.0]]
+    """
+    def unit(a):
+        return a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-12)
+
+    if metric == "cosine":
+        d = 1.0 - unit(X) @ unit(centroids).T
+    else:
+        d = np.sqrt(np.maximum((X ** 2).sum(-1)[..., None] - 2 * X @ centroids.T
+                               + (centroids ** 2).sum(-1), 0.0))
+    if counted is None:
+        return d.mean(axis=1)
+    return (d * counted[..., None]).sum(axis=1) / counted.sum(axis=1)[:, None]
+
+
+def nearest_labels(distances, classes, *, threshold=None, unknown_label=None):
+    """The class of the smallest distance; ``unknown_label`` where even that exceeds
+    ``threshold`` (open-set rejection; no rejection when ``threshold`` is None).
+
+    The labels array keeps the classes' type when ``unknown_label`` is of the same kind
+    (both numbers or both strings), else it holds objects.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_metricaudio.models.centroid import nearest_labels
+    >>> nearest_labels(np.array([[0.1, 0.5], [0.7, 0.9]]), np.array(["a", "b"]),
+    ...                threshold=0.6, unknown_label="unknown").tolist()
+    ['a', 'unknown']
+    """
+    distances = np.asarray(distances)
+    labels = np.asarray(classes)[np.argmin(distances, axis=1)]
+    if threshold is None:
+        return labels
+    rejected = distances.min(axis=1) > threshold
+    unknown = np.asarray([unknown_label])
+    kinds = {labels.dtype.kind, unknown.dtype.kind}
+    same_kind = kinds <= set("biuf") or kinds <= set("OUS")
+    out = labels.astype(np.result_type(labels, unknown) if same_kind else object)
+    out[rejected] = unknown[0]
+    return out

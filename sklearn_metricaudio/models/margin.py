@@ -461,11 +461,11 @@ default=None
         self.best_epoch_ = int(validation.best_epoch_) if validation else len(net.history)
         net.module_.eval()
         emb = _training.embed(net.module_, seg)
-        # the training clips' centroids, their silent segments left out as in predict
+        # the training clips' centroids, their silent segments missing as in transform
         clips = X_train.shape[:2]
         self.centroid_ = CentroidClassifier(metric="cosine").fit(
-            emb.reshape(*clips, -1), self.classes_[seg_y[::clips[1]]],
-            segment_mask=self._sounding(X_train))
+            self._missing_silence(emb.reshape(*clips, -1), X_train),
+            self.classes_[seg_y[::clips[1]]])
         self._warn_if_degenerate(emb, net)
 
     def _warn_if_degenerate(self, emb, net):
@@ -557,8 +557,21 @@ default=None
             self.net_.device = str(dev)
 
     def transform(self, X):
-        """Segment embeddings, shape (n_clips, n_segments, embedding_dim)."""
-        return self._embed(self._patches(X, reset=False))  # checks fitted first
+        """Segment embeddings, shape (n_clips, n_segments, embedding_dim).
+
+        A segment that does not count (:meth:`sounding_segments`: digital silence) has no
+        embedding: its row is NaN, which :class:`CentroidClassifier` reads as a missing
+        segment, so that ``MarginEmbeddingClassifier -> CentroidClassifier`` decides as this
+        model does. With ``silence_db=None`` every row holds values.
+        """
+        X = self._patches(X, reset=False)  # checks fitted first
+        return self._missing_silence(self._embed(X), X)
+
+    def _missing_silence(self, emb, X):
+        """``emb`` with the rows of the segments that do not count (of patches ``X``) NaN."""
+        counted = self._sounding(X)
+        counted[~counted.any(axis=1)] = True  # a clip with no sounding segment counts all
+        return np.where(counted[..., None], emb, np.nan).astype(emb.dtype, copy=False)
 
     def _embed(self, X):
         """Embeddings of already checked patches (n_clips, n_segments, n_mels, n_frames)."""
@@ -573,9 +586,9 @@ default=None
         A segment whose loudest log-mel bin is below ``silence_db`` is digital silence (ESC
         pads its short recordings with it): it enters no class centroid (:meth:`fit`,
         :meth:`enroll`) and no clip's mean distance (:meth:`predict` and the rest). A clip
-        with no louder segment counts all of them. Pass the result as ``segment_mask`` to a
-        :class:`CentroidClassifier` fed with :meth:`transform`'s embeddings, and it decides
-        as this model does.
+        with no louder segment counts all of them. :meth:`transform` leaves the others NaN
+        (missing), so a :class:`CentroidClassifier` fed with its embeddings decides as this
+        model does.
 
         Parameters
         ----------
@@ -594,11 +607,6 @@ default=None
             return np.ones(X.shape[:2], dtype=bool)
         return X.max(axis=(2, 3)) > self.silence_db
 
-    def _embed_clips(self, X):
-        """Segment embeddings of checked patches, and the mask of the segments that count."""
-        X = self._patches(X, reset=False)  # checks fitted first
-        return self._embed(X), self._sounding(X)
-
     def enroll(self, X, y):
         """Register new classes (or more clips of known ones) without retraining the network.
 
@@ -615,27 +623,27 @@ default=None
         -------
         self : MarginEmbeddingClassifier
         """
-        emb, counted = self._embed_clips(X)  # checks fitted first
-        self.centroid_.enroll(emb, y, segment_mask=counted)
+        emb = self.transform(X)  # checks fitted first
+        self.centroid_.enroll(emb, y)
         self.classes_ = self.centroid_.classes_
         return self
 
     def decision_function(self, X):
         """Negated mean cosine distance per class (see :class:`CentroidClassifier`)."""
-        emb, counted = self._embed_clips(X)  # checks fitted first
-        return self.centroid_.decision_function(emb, counted)
+        emb = self.transform(X)  # checks fitted first
+        return self.centroid_.decision_function(emb)
 
     def predict(self, X):
         """Class with the smallest mean segment distance to its training centroid
         (silent segments left out: ``silence_db``)."""
-        emb, counted = self._embed_clips(X)  # checks fitted first
-        return self.centroid_.predict(emb, counted)
+        emb = self.transform(X)  # checks fitted first
+        return self.centroid_.predict(emb)
 
     def score_samples(self, X):
         """Open-set score: minus each clip's smallest mean distance to a class centroid
         (higher: more like a known class; see :meth:`CentroidClassifier.score_samples`)."""
-        emb, counted = self._embed_clips(X)  # checks fitted first
-        return self.centroid_.score_samples(emb, counted)
+        emb = self.transform(X)  # checks fitted first
+        return self.centroid_.score_samples(emb)
 
     def calibrate(self, X, *, true_accept=0.95):
         """Fit the open-set rejection threshold on held-out clips of the known classes.
@@ -655,14 +663,14 @@ default=None
         -------
         self : MarginEmbeddingClassifier
         """
-        emb, counted = self._embed_clips(X)  # checks fitted first
-        self.centroid_.calibrate(emb, true_accept=true_accept, segment_mask=counted)
+        emb = self.transform(X)  # checks fitted first
+        self.centroid_.calibrate(emb, true_accept=true_accept)
         return self
 
     def predict_proba(self, X):
         """Class probabilities from the mean segment distances."""
-        emb, counted = self._embed_clips(X)  # checks fitted first
-        return self.centroid_.predict_proba(emb, counted)
+        emb = self.transform(X)  # checks fitted first
+        return self.centroid_.predict_proba(emb)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
