@@ -10,9 +10,9 @@ from ._defaults import paper_deformations, training_deformations
 from .background import BackgroundNoise
 from .compression import DRC_PRESETS, DynamicRangeCompression
 from .pitch_shift import PS1, PS2, PitchShift
-from .selector import MetricAugmentationSelector, knn_agreement
+from .selector import MetricAugmentationSelector, PartitionVote, knn_agreement
 from .time_stretch import TimeStretch
 
 __all__ = ["DRC_PRESETS", "PS1", "PS2", "BackgroundNoise", "Deformation",
            "DynamicRangeCompression", "PitchShift", "TimeStretch", "training_deformations", "paper_deformations",
-           "MetricAugmentationSelector", "knn_agreement"]
+           "MetricAugmentationSelector", "PartitionVote", "knn_agreement"]

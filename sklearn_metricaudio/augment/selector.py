@@ -127,6 +127,52 @@ def knn_agreement(train_embeddings, train_labels, query_embeddings, query_labels
     return predicted == np.asarray(query_labels), predicted
 
 
+class PartitionVote:
+    """Algorithm 1 for one partition: the kNN vote of a metric learned without it.
+
+    The core that :class:`MetricAugmentationSelector` and the augmentation study
+    (:func:`~sklearn_metricaudio.evaluation.compare_augmentation`) share: a metric fitted on
+    the other partitions (lines 9-11 of the paper's Algorithm 1; fitted by the caller, who
+    may cache or parallelise it) embeds their clips once (:func:`clip_embeddings`); each
+    deformed clip of the held-out partition is then accepted when its nearest training clips
+    vote for its own label (lines 12-13, :func:`knn_agreement`).
+
+    Parameters
+    ----------
+    metric : fitted estimator with ``transform``
+        Returns (n_clips, dim) or (n_clips, n_segments, dim) embeddings.
+    X_train : array-like
+        The clips the metric learned from (its input: waveforms or features).
+    y_train : array-like of shape (n_train,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.preprocessing import FunctionTransformer
+    >>> from sklearn_metricaudio.augment import PartitionVote
+    >>> vote = PartitionVote(FunctionTransformer(), np.array([[1.0, 0.0], [0.0, 1.0]]), ["a", "b"])
+    >>> vote.accepts(np.array([[0.9, 0.2], [0.9, 0.2]]), np.array(["a", "b"]), n_neighbors=1)
+    array([ True, False])
+    """
+
+    def __init__(self, metric, X_train, y_train):
+        self.metric = metric
+        self.train_embeddings = clip_embeddings(metric, X_train)
+        self.train_labels = np.asarray(y_train)
+
+    def accepts(self, X_query, y_query, n_neighbors=5):
+        """Whether the ``n_neighbors`` nearest training clips vote for each query's label.
+
+        ``n_neighbors`` may be a sequence: the queries are embedded once, and a list of
+        results (one per value, in order) is returned.
+        """
+        emb = clip_embeddings(self.metric, X_query)
+        ks = [n_neighbors] if np.isscalar(n_neighbors) else list(n_neighbors)
+        out = [knn_agreement(self.train_embeddings, self.train_labels, emb, y_query,
+                             n_neighbors=k)[0] for k in ks]
+        return out[0] if np.isscalar(n_neighbors) else out
+
+
 def _estimator_has(attr):
     def check(self):
         if hasattr(self, "estimator_"):
@@ -426,7 +472,7 @@ class MetricAugmentationSelector(MetaEstimatorMixin, BaseEstimator):
             train, held = np.flatnonzero(parts != p), np.flatnonzero(parts == p)
             # every partition's metric gets the same seed: partitions differ by their data
             m = fit_metric(_seed_unset(clone(metric), metric_seed), X[train], y[train])
-            train_emb = clip_embeddings(m, X[train])
+            vote = PartitionVote(m, X[train], y[train])
             offset = 0
             for name, d in deformations:
                 if name in partition_seeds:
@@ -440,8 +486,7 @@ class MetricAugmentationSelector(MetaEstimatorMixin, BaseEstimator):
                 flat = D.reshape(-1, X.shape[1])
                 src = np.repeat(held, n_v)
                 var = offset + np.tile(np.arange(n_v), held.size)
-                ok, _ = knn_agreement(train_emb, y[train], clip_embeddings(m, flat), y[src],
-                                      n_neighbors=self.n_neighbors)
+                ok = vote.accepts(flat, y[src], n_neighbors=self.n_neighbors)
                 np.add.at(tried, (class_index[src], var), 1)
                 np.add.at(accepted, (class_index[src], var), ok)
                 kept_X.append(flat[ok].astype(X.dtype, copy=False))

@@ -35,7 +35,7 @@ from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_memory, has_fit_parameter
 
-from ..augment.selector import clip_embeddings, knn_agreement
+from ..augment.selector import PartitionVote
 
 __all__ = ["SCHEMES", "parse_schemes", "deformed_features", "compare_augmentation",
            "augmentation_study", "check_study",
@@ -267,12 +267,10 @@ def _compare(model, metric, X, D, deformed, y, fold, schemes, folds, all_folds, 
                     continue
                 m, tr = metric_of[frozenset((t, i))]
                 held = np.flatnonzero(fold == i)
-                emb_train = clip_embeddings(m, X[tr])
                 flat = D[held].reshape(-1, *D.shape[2:])
-                emb = clip_embeddings(m, flat)
                 src = np.repeat(held, n_var)
-                for k in ks:
-                    ok, _ = knn_agreement(emb_train, y[tr], emb, y[src], n_neighbors=k)
+                votes = PartitionVote(m, X[tr], y[tr]).accepts(flat, y[src], n_neighbors=ks)
+                for k, ok in zip(ks, votes):
                     accept[(t, k)][held] = ok.reshape(held.size, n_var)
 
     def extra_for(scheme, t, train):
