@@ -28,7 +28,9 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_memory, column_or_1d, get_tags
 
-__all__ = ["MetricAugmentationSelector", "knn_agreement", "default_metric"]
+from .._routing import clip_fit_params
+
+__all__ = ["MetricAugmentationSelector", "PartitionVote", "knn_agreement", "default_metric"]
 
 
 def default_metric(*, sr=22050, random_state=None):
@@ -196,19 +198,6 @@ def _take(value, rows, n):
     if hasattr(value, "__len__") and not isinstance(value, (str, dict)) and len(value) == n:
         return np.asarray(value)[rows]
     return value
-
-
-def _groups_keys(est):
-    """The fit parameter(s) through which ``est`` takes ``groups``: itself or a last step."""
-    from sklearn.pipeline import Pipeline
-    from sklearn.utils.validation import has_fit_parameter
-
-    if has_fit_parameter(est, "groups"):
-        return ["groups"]
-    if isinstance(est, Pipeline):
-        name, last = est.steps[-1]
-        return [f"{name}__{k}" for k in _groups_keys(last)] if last != "passthrough" else []
-    return []
 
 
 def _fit_metric(metric, X, y):
@@ -578,8 +567,8 @@ class MetricAugmentationSelector(MetaEstimatorMixin, BaseEstimator):
         est = _seed_unset(clone(self.estimator), self._estimator_seed)
         # a kept clip and its source form one group: an inner validation split (the margin
         # model's) then never validates on a deformed copy of a clip it trains on
-        for key in _groups_keys(est):
-            fit_params.setdefault(key, src)
+        for key, value in clip_fit_params(est, {"groups": src}).items():
+            fit_params.setdefault(key, value)
         self.estimator_ = est.fit(X_res, y_res, **fit_params)
         return self
 

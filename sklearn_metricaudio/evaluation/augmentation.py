@@ -33,8 +33,9 @@ from sklearn.base import clone
 from sklearn.metrics import balanced_accuracy_score, recall_score
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.parallel import Parallel, delayed
-from sklearn.utils.validation import check_memory, has_fit_parameter
+from sklearn.utils.validation import check_memory
 
+from .._routing import clip_fit_params
 from ..augment.selector import PartitionVote
 
 __all__ = ["SCHEMES", "parse_schemes", "deformed_features", "compare_augmentation",
@@ -144,11 +145,10 @@ def _train_eval(model, X, D, y, train, extra, test, groups):
     Xt = np.concatenate([X[train], D[extra[:, 0], extra[:, 1]]]) if len(extra) else X[train]
     yt = np.concatenate([y[train], y[extra[:, 0]]]) if len(extra) else y[train]
     est = clone(model)
-    fit_params = {}
-    if groups is not None and has_fit_parameter(est, "groups"):
-        g = groups[train]
-        fit_params["groups"] = np.concatenate([g, groups[extra[:, 0]]]) if len(extra) else g
-    est.fit(Xt, yt, **fit_params)
+    g = None
+    if groups is not None:  # a deformed clip in the group of its source clip
+        g = np.concatenate([groups[train], groups[extra[:, 0]]]) if len(extra) else groups[train]
+    est.fit(Xt, yt, **clip_fit_params(est, {"groups": g}))
     del Xt
     pred = est.predict(X[test])
     return pred, time.perf_counter() - t0, len(yt), getattr(est, "history_", None)

@@ -9,8 +9,8 @@ import time
 import numpy as np
 from sklearn.pipeline import Pipeline
 
+from .._routing import clip_fit_params
 from .protocol import compute_features, feature_pipeline
-from .report import _clip_fit_params
 
 __all__ = ["fit_pipeline"]
 
@@ -72,7 +72,7 @@ def fit_pipeline(model, data, *, sr=22050, cache_dir=None, n_jobs=None, progress
     y = names[np.asarray(data.target)]
     est = clone(model.estimator)
     groups = data.get("fsID")
-    fit_params = _clip_fit_params(est, {
+    fit_params = clip_fit_params(est, {
         "groups": None if groups is None else np.asarray(groups),
         "deformed": features.get("deformed")})
     t0 = time.perf_counter()

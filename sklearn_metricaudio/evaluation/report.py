@@ -12,10 +12,9 @@ from sklearn.metrics import balanced_accuracy_score, confusion_matrix, roc_auc_s
 from sklearn.preprocessing import label_binarize
 from sklearn.utils import Bunch
 from sklearn.pipeline import Pipeline
-from sklearn.utils.metadata_routing import get_routing_for_object
-from sklearn.utils.validation import has_fit_parameter
 
 from .._io import atomic_path
+from .._routing import clip_fit_params
 from ..datasets import predefined_fold_cv
 # folds run through store.run_jobs: scikit-learn's joblib wrappers (the caller's config, and
 # from 1.7 its warning filters, travel to the workers), under any joblib backend
@@ -35,28 +34,10 @@ def _scores(est, X):
     return s
 
 
-def _clip_fit_params(est, params):
-    """How ``est.fit`` takes each per-clip parameter (``groups``, ``deformed``): directly,
-    routed, as a last-step parameter, or not at all (None values are left out)."""
-    routed = sklearn.get_config()["enable_metadata_routing"]
-    out = {}
-    for key, value in params.items():
-        if value is None:
-            continue
-        if has_fit_parameter(est, key):
-            out[key] = value
-        elif routed:
-            if key in get_routing_for_object(est).consumes("fit", [key]):
-                out[key] = value
-        elif isinstance(est, Pipeline) and has_fit_parameter(est._final_estimator, key):
-            out[f"{est.steps[-1][0]}__{key}"] = value
-    return out
-
-
 def _one_fold(estimator, X, y, train, test, groups, deformed):
     est = clone(estimator)
     t0 = time.perf_counter()
-    fit_params = _clip_fit_params(est, {
+    fit_params = clip_fit_params(est, {
         "groups": None if groups is None else groups[train],
         "deformed": None if deformed is None else deformed[train]})
     est.fit(X[train], y[train], **fit_params)
