@@ -29,8 +29,11 @@ TINY = dict(lengths=(1,), seeds=1, folds=2, epochs=1, ins_seconds=0.5, ins_surro
 def synth(tmp_path_factory):
     # 2 clips per class and fold: the smallest set Algorithm 1's metric trains on
     root = tmp_path_factory.mktemp("report_synth") / "synth"
-    return make_urban_sounds(root, n_per_class=6, n_folds=3, min_duration=0.5,
+    data = make_urban_sounds(root, n_per_class=6, n_folds=3, min_duration=0.5,
                              max_duration=1.5, random_state=0)
+    assert data.clip_seconds == 1.5  # the set's own length; analysed at UrbanSound8K's 4 s
+    data.clip_seconds = 4.0          # (padded) for segments at every length of the grid
+    return data
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ from .models import (MARGIN_PRESETS, MODEL_NAMES, PAPER_BALANCED_ACCURACY, paper
                      paper_models)
 from .protocol import (FEATURE_TITLES, compute_features, evaluate_models, feature_pipeline,
                        model_deformations)
-from .report import (check_figures, evaluate_folds, format_confusion_table, per_class_auc,
-                     save_confusion_png, save_roc_png)
+from .display import check_figures, format_confusion_table, save_confusion_png, save_roc_png
+from .folds import evaluate_folds, per_class_auc
 
 __all__ = ["evaluate_folds", "compute_features", "evaluate_models", "feature_pipeline", "format_confusion_table",
            "paper_baselines", "paper_models", "per_class_auc", "save_confusion_png",

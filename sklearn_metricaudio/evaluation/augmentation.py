@@ -424,7 +424,7 @@ def format_acceptance_table(table, target_names=None, title=""):
 
 def save_augmentation_png(result, path, title=""):
     """Box plot of balanced accuracy across folds per scheme (the paper's Fig. 1)."""
-    from .report import new_figure, save_figure
+    from .display import new_figure, save_figure
 
     names = [s for s in result.schemes if not s.startswith("only:")]
     fig, ax = new_figure((6.5, 4.5))

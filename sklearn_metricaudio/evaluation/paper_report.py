@@ -47,8 +47,8 @@ from .._io import atomic_directory
 from ..features import code_hash, library_versions
 from .models import PAPER_BALANCED_ACCURACY, paper_models
 from .protocol import model_deformations
-from .report import (check_figures, collect_folds, fold_jobs, format_confusion_table,
-                     per_class_auc, save_confusion_png, save_roc_png)
+from .display import check_figures, format_confusion_table, save_confusion_png, save_roc_png
+from .folds import collect_folds, fold_jobs, per_class_auc
 from .store import (Job, ResultStore, estimator_fingerprint, files_fingerprint, fingerprint,
                     run_jobs)
 
@@ -587,7 +587,7 @@ def _write_all(r, d):
 
 
 def _write_fig3(r, d):
-    from .report import new_figure, save_figure
+    from .display import new_figure, save_figure
 
     rows, t = r.fig3.rows, r.fig3.tukey
     grid_csv = _write_csv(d / "fig3_grid.csv",

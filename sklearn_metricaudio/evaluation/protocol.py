@@ -18,7 +18,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils import Bunch
 
 from ..features import AudioLoader, LogMelPatches, MFCCStats, cached_transform
-from .report import evaluate_folds
+from .folds import evaluate_folds
 
 __all__ = ["FEATURE_TITLES", "feature_pipeline", "compute_features", "evaluate_models",
            "model_deformations"]
