@@ -21,7 +21,10 @@ leaving out clips cut from the same source recording as an enrolled clip. Accura
 mean (and standard deviation) over ``draws`` draws. Representations compared:
 
 - ``embedding``: the network's segment embeddings, silent segments left out of the enrolled
-  centroids and of each clip's mean distance (as the model decides: ``sounding_segments``);
+  centroids and of each clip's mean distance (as the model decides: ``transform`` leaves
+  them NaN, missing);
+- ``embedding, CL2N``: the unit segment embeddings centred on the mean training segment, then
+  L2-normalised (SimpleShot's CL2N; Wang et al. 2019);
 - ``embedding, clip mean``: one vector per clip, the mean of its sounding segments' unit
   embeddings (averaged before the centroid);
 - ``MFCC stats``: standardised MFCC statistics per analysis window (the scaler fitted on the
@@ -55,16 +58,16 @@ def _features(path, deform):
 
 def _representations(model, patches, mfcc, scaler):
     """Name -> (segments array, segment mask or None) for one data set's clips."""
-    emb = model.transform(patches)
-    mask = model.sounding_segments(patches)  # the segments the model counts
+    emb = model.transform(patches)  # silent segments NaN: missing, as the model decides
     unit = emb / np.linalg.norm(emb, axis=-1, keepdims=True)
-    keep = mask.copy()
-    keep[~keep.any(axis=1)] = True
-    clip_mean = (unit * keep[..., None]).sum(1) / keep.sum(1)[:, None]
+    clip_mean = np.nanmean(unit, axis=1)
+    # CL2N (SimpleShot): centred on the mean training segment (unit vectors, the model's
+    # centroid sums), then L2-normalised (the cosine distance normalises)
+    centre = model.centroid_.sums_.sum(0) / model.centroid_.counts_.sum()
     d = mfcc.shape[-1]
     stats = scaler.transform(mfcc.reshape(-1, d)).reshape(mfcc.shape)
-    return {"embedding": (emb, mask), "embedding, clip mean": (clip_mean[:, None], None),
-            "MFCC stats": (stats, None)}
+    return {"embedding": (emb, None), "embedding, CL2N": (unit - centre, None),
+            "embedding, clip mean": (clip_mean[:, None], None), "MFCC stats": (stats, None)}
 
 
 def _score(reps, data, classes, shots, n_draws, seed):
