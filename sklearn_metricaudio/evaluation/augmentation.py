@@ -496,8 +496,7 @@ def augmentation_study(data, model, *, schemes=SCHEMES, duration, sr=22050, metr
     """
     from ..augment import paper_deformations
     from ..augment.selector import default_metric
-    from ..features import AudioLoader, LogMelPatches, cached_transform
-    from sklearn.pipeline import make_pipeline
+    from .protocol import compute_features
 
     if deformations is None:
         deformations = paper_deformations(sr=sr, device=device, random_state=random_state)
@@ -508,17 +507,15 @@ def augmentation_study(data, model, *, schemes=SCHEMES, duration, sr=22050, metr
         metric.set_params(**shared)
     schemes = check_study(data, schemes=schemes, folds=folds)
     t0 = time.perf_counter()
-    loader = AudioLoader(sr=sr, duration=duration, n_jobs=n_jobs)
-    logmel = LogMelPatches(sr=sr)
-    waveforms = loader.transform(data.filenames)
     cache = None if cache_dir is None else str(Path(cache_dir))
-    X = cached_transform(make_pipeline(loader, logmel), data.filenames, memory=cache,
-                         compute=lambda files, w=waveforms: logmel.transform(w))
-    feature_seconds = time.perf_counter() - t0
+    # the features every model of the toolkit reads (compute_features: one builder, one cache)
+    f = compute_features(["logmel"], data, duration=duration, sr=sr, cache_dir=cache,
+                         n_jobs=n_jobs, deformations=deformations, progress=progress)["logmel"]
+    X = f.X
+    deformed = Bunch(X=f.deformed, variant_names=f.variant_names,
+                     variant_deformations=f.variant_deformations, seconds=f.deformed_seconds)
+    feature_seconds = f.seconds - f.deformed_seconds
     log(f"log-mel patches {X.shape} ({feature_seconds:.1f} s)")
-    deformed = deformed_features(waveforms, logmel, deformations, memory=cache,
-                                 progress=progress)
-    del waveforms
     log(f"deformed log-mel patches {deformed.X.shape}: {len(deformed.variant_names)} "
         f"deformations of every clip ({deformed.seconds:.1f} s)")
     result = compare_augmentation(model, metric, X, deformed, data.target, data.fold,

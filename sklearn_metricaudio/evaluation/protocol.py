@@ -75,7 +75,10 @@ def compute_features(kinds, data, *, duration, sr=22050, cache_dir=None, n_jobs=
     -------
     dict
         Kind -> Bunch(``X`` (n_clips, ...), ``seconds`` (time to compute or load) and, for
-        ``"logmel"`` with ``deformations``, ``deformed``).
+        ``"logmel"`` with ``deformations``, ``deformed`` with its ``variant_names``,
+        ``variant_deformations`` (each variant's deformation) and ``deformed_seconds``).
+        The one feature builder of the fold loop, :func:`fit_pipeline`, the paper report and
+        the augmentation study.
     """
     waveforms = []  # the clips, decoded at most once whatever the number of kinds
 
@@ -96,8 +99,11 @@ def compute_features(kinds, data, *, duration, sr=22050, cache_dir=None, n_jobs=
             from .augmentation import deformed_features
 
             D = deformed_features(decoded(pipe),
-                                  pipe[1], deformations, memory=cache_dir, progress=progress).X
-            out[kind].deformed = D.astype(np.float16)  # half the memory; read per batch
+                                  pipe[1], deformations, memory=cache_dir, progress=progress)
+            out[kind].deformed = D.X.astype(np.float16)  # half the memory; read per batch
+            out[kind].variant_names = D.variant_names
+            out[kind].variant_deformations = D.variant_deformations
+            out[kind].deformed_seconds = D.seconds
             out[kind].seconds = time.perf_counter() - t0
     return out
 
