@@ -460,8 +460,10 @@ def build_parser():
                                         "ESC-50 or ESC-10, recognised by layout) or the "
                                         "synthetic set")
     e.add_argument("--data", default=None,
-                   help="UrbanSound8K root (metadata/, audio/), ESC-50 root (meta/, audio/) or "
-                        "ESC-10 root (NNN - Name/ folders); default: the synthetic set")
+                   help="your own recordings, a folder per class (root/<label>/*.wav) or a "
+                        "CSV manifest (file,label[,fold][,group]); or an UrbanSound8K root "
+                        "(metadata/, audio/), ESC-50 root (meta/, audio/) or ESC-10 root "
+                        "(NNN - Name/ folders); default: the synthetic set")
     e.add_argument("--subset", default=None, choices=["esc50", "esc10"],
                    help="with an ESC-50 copy: all 50 classes or the ESC-10 subset")
     e.add_argument("--salience", default="foreground", choices=["foreground", "background", "all"])
