@@ -116,7 +116,10 @@ def test_own_sounds_page_shows_commands_the_shell_accepts():
 
     page = (DOCS / "own_sounds.md").read_text()
     blocks = re.findall(r"```console\n(.*?)```", page, flags=re.S)
-    commands = [line for block in blocks for line in block.splitlines() if line.strip()]
+    lines = [line for block in blocks for line in block.splitlines() if line.strip()]
+    scripts = [shlex.split(c)[1] for c in lines if c.startswith("python ")]
+    assert scripts and all((ROOT / s).is_file() for s in scripts), scripts
+    commands = [c for c in lines if not c.startswith("python ")]
     assert {shlex.split(c)[1] for c in commands} == {"evaluate", "fit", "predict", "enroll"}
     parser = build_parser()
     for command in commands:
