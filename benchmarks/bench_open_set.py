@@ -97,10 +97,11 @@ def _alternative_distances(model, train_patches, clips):
         return a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-12)
 
     bank = unit(model.transform(train_patches).reshape(-1, model.embedding_dim))
+    bank = bank[~np.isnan(bank).any(axis=1)]  # silent training segments: no embedding
     centroids = unit(model.centroid_.centroids_)
     Z = unit(model.transform(clips))
-    mask = clips.max(axis=(2, 3)) > model.silence_db
-    mask[~mask.any(axis=1)] = True
+    mask = ~np.isnan(Z).any(axis=-1)  # the segments the model counts (transform: NaN rows)
+    Z = np.where(mask[..., None], Z, 0.0)
     w = mask / mask.sum(axis=1, keepdims=True)
     mean = unit((Z * w[..., None]).sum(axis=1))
     nearest = 1 - (Z.reshape(-1, Z.shape[-1]) @ bank.T).max(axis=1).reshape(Z.shape[:2])

@@ -4,8 +4,10 @@ A few clips, one repeat, no timing assertion: the point is that each script stil
 against the library as it is (a benchmark that crashes on main has happened).
 """
 
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -22,7 +24,7 @@ def test_every_benchmark_has_a_smoke_test():
     scripts = {p.stem for p in BENCHMARKS.glob("*.py")}
     tested = {"bench_features", "bench_baselines", "bench_ins", "bench_margin", "bench_real",
               "tune_margin", "cuda_pickle_check", "bench_augment", "bench_selector", "bench_enroll",
-              "bench_open_set", "train_model", "bench_decision_paths",
+              "bench_open_set", "train_model", "bench_decision_paths", "bench_own_data",
               # smoke-tested beside their modules: tests/test_onnx_export.py, test_streaming.py
               "bench_inference", "bench_stream"}
     assert scripts == tested, f"add a smoke test for {sorted(scripts - tested)}"
@@ -78,6 +80,23 @@ def test_bench_decision_paths_on_a_saved_model(bench, tiny_esc10, tmp_path, caps
             " | ")[1] == "8/8"
     assert status == 0  # the ONNX graph (float32) may differ only at ties
     assert len(csv_path.read_text().splitlines()) == 9
+
+
+def test_bench_own_data_runs_the_shell_end_to_end(bench, tiny_esc10, tmp_path, capsys):
+    work = tmp_path / "work"
+    argv = [str(tiny_esc10), "--work", str(work), "--models", "svm", "--enroll-class",
+            "Sea waves", "--shots", "1", "--preset", "fast", "--epochs", "2"]
+    assert bench("bench_own_data").main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "| evaluate, folder per class | svm |" in printed
+    assert "| evaluate, manifest with groups | svm |" in printed
+    assert re.search(r"\| predict its 5 clips of other recordings \|\s+\| \d/5 labelled Sea waves",
+                     printed)
+    assert (work / "manifest" / "clips.csv").read_text().startswith("file,label,group\n")
+    assert not any(p.is_file() and not p.is_symlink() for p in (work / "folder").rglob("*"))
+    # a second run keeps what the first one wrote
+    assert bench("bench_own_data").main(argv) == 0
+    assert "(kept from" in capsys.readouterr().out
 
 
 def test_bench_baselines(bench, capsys):
@@ -138,9 +157,18 @@ def test_bench_enroll(bench, tiny_esc10, tiny_us8k, capsys):
     assert "embedding, clip mean" in out and "MFCC stats" in out and "embedding, CL2N" in out
 
 
-def test_bench_open_set(bench, tiny_esc10, tiny_us8k, capsys):
+def test_bench_open_set(bench, tiny_esc10, tiny_us8k, tmp_path, capsys):
+    import soundfile as sf
+
+    # the ESC clips followed by digital silence, as ESC pads its short recordings: silent
+    # segments are NaN rows of the model's transform, which every score must leave out
+    padded = tmp_path / "ESC-10"
+    for f in tiny_esc10.rglob("*.wav"):
+        x, sr = sf.read(f)
+        (padded / f.parent.name).mkdir(parents=True, exist_ok=True)
+        sf.write(padded / f.parent.name / f.name, np.concatenate([x, np.zeros(4 * sr)]), sr)
     # the 8-class synthetic set, one rotation (classes 0 and 1 unknown); ESC's as other unknowns
-    bench("bench_open_set").main(["--data", str(tiny_us8k[1]), "--unknown", str(tiny_esc10),
+    bench("bench_open_set").main(["--data", str(tiny_us8k[1]), "--unknown", str(padded),
                                   "--epochs", "1", "--true-accept", "0.9", "--rotations", "0",
                                   "--alternatives", "--params", "{'embedding_dim': 8}",
                                   "--other-class"])
@@ -150,6 +178,7 @@ def test_bench_open_set(bench, tiny_esc10, tiny_us8k, capsys):
             assert out.count(f"{rep:<16}{unknowns}") == 2, (rep, unknowns)  # rotation, mean
     assert out.count("OE near - other") == 2 and out.count("OE nearest") == 2
     assert "mean over 1 rotations, target true-accept 90 %" in out
+    assert "nan" not in out.lower()
 
 
 def test_tune_margin(bench, capsys):

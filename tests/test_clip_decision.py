@@ -16,6 +16,8 @@ path that averaged over every segment would decide differently (checked below).
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -69,8 +71,8 @@ def decided(tmp_path_factory):
 
 
 def test_silence_changes_the_decision_here(decided):
-    """Without the rule the scores differ by far more than round-off: the paths below are
-    compared where it matters."""
+    """With the silent segments counted, scores differ by far more than round-off and some
+    labels change: the paths below are compared where the rule matters."""
     pipe, _, _, X_eval, _ = decided
     patches = pipe[:-1].transform(X_eval)
     margin = pipe[-1]
@@ -79,11 +81,12 @@ def test_silence_changes_the_decision_here(decided):
     emb = margin.transform(patches)
     assert np.isnan(emb[~sounding & sounding.any(axis=1, keepdims=True)]).all()
     assert not np.isnan(emb[-1]).any()  # the all-silent clip keeps every segment
-    every_segment = CentroidClassifier().fit(np.ones((2, 1, emb.shape[2])), [0, 1])
-    every_segment.centroids_ = margin.centroid_.centroids_
-    raw = np.where(np.isnan(emb), 0.0, emb)  # a silent segment counted (as a zero vector)
+    every = copy.deepcopy(margin).set_params(silence_db=None).transform(patches)
+    assert not np.isnan(every).any()
     masked = margin.centroid_.mean_distances(emb)
-    assert np.abs(every_segment.mean_distances(raw) - masked).max() > 0.05
+    counted = margin.centroid_.mean_distances(every)
+    assert np.abs(counted - masked).max() > 0.05
+    assert (margin.centroid_.predict(every) != pipe.predict(X_eval)).any()
 
 
 def test_centroid_pipeline_fitted_by_scikit_learn_is_the_margin_model(decided):

@@ -169,13 +169,16 @@ def test_silent_segments_are_left_out_of_the_clip_decision(patches):
     event = silent.copy()
     event[..., 3] = -20.0
     with_event = np.concatenate([X[:, :1], event], axis=1)
+    every = copy.deepcopy(clf).set_params(silence_db=None)  # every segment embedded, counted
+    assert not np.isnan(clf.transform(with_event)).any()
     np.testing.assert_allclose(clf.decision_function(with_event),
-                               clf.centroid_.decision_function(clf.transform(with_event)),
+                               clf.centroid_.decision_function(every.transform(with_event)),
                                rtol=1e-6)
     # a clip that is silent throughout keeps all its segments (no empty mean)
     all_silent = np.full_like(X[:2], -100.0)
+    assert not np.isnan(clf.transform(all_silent)).any()
     np.testing.assert_allclose(clf.decision_function(all_silent),
-                               clf.centroid_.decision_function(clf.transform(all_silent)),
+                               clf.centroid_.decision_function(every.transform(all_silent)),
                                rtol=1e-6)
 
 
@@ -734,6 +737,7 @@ def test_pickle_and_joblib_round_trip(patches, tmp_path):
         del old.__dict__[name]
     legacy = pickle.loads(pickle.dumps(old))
     assert legacy.silence_db is None and legacy.deformed_share == 0.0
+    assert not np.isnan(legacy.transform(X[80:])).any()  # every segment counted
     np.testing.assert_allclose(legacy.decision_function(X[80:]),
                                legacy.centroid_.decision_function(legacy.transform(X[80:])),
                                rtol=1e-6)

@@ -573,8 +573,9 @@ class OnnxClassifier:
         calibrated pipeline predicts."""
         from ..models.centroid import nearest_labels
 
+        unknown = None if self.threshold_ is None else self.metadata_["unknown_label"]
         return nearest_labels(self.mean_distances(X), self.classes_, threshold=self.threshold_,
-                              unknown_label=self.metadata_.get("unknown_label"))
+                              unknown_label=unknown)
 
 
 def load_onnx(path, **kwargs):

@@ -5,12 +5,10 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import sklearn
 from sklearn.base import clone
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from sklearn.preprocessing import label_binarize
 from sklearn.utils import Bunch
-from sklearn.pipeline import Pipeline
 
 from .._routing import clip_fit_params
 from ..datasets import predefined_fold_cv

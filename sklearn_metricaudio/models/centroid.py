@@ -145,7 +145,8 @@ class CentroidClassifier(ClassifierMixin, BaseEstimator):
         y : array-like of shape (n_clips,)
         segment_mask : array-like of bool, shape (n_clips, n_segments), default=None
             The segments that count (e.g. not the silent ones): the others enter no
-            centroid; a clip with none marked counts all of its segments. ``None``: all.
+            centroid; a clip with none marked counts all of its (not missing) segments.
+            ``None``: all.
             The same rule as in :meth:`predict`.
 
         Returns
@@ -222,7 +223,7 @@ class CentroidClassifier(ClassifierMixin, BaseEstimator):
         X : array-like of shape (n_clips, n_segments, n_features) or (n_clips, n_features)
         segment_mask : array-like of bool, shape (n_clips, n_segments), default=None
             The segments that count in each clip's mean (e.g. not the silent ones);
-            a clip with none marked counts all of its segments. ``None``: all.
+            a clip with none marked counts all of its (not missing) segments. ``None``: all.
 
         Returns
         -------
@@ -360,6 +361,8 @@ def clip_distances(X, centroids, *, metric="cosine", counted=None):
     def unit(a):
         return a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-12)
 
+    if metric not in ("cosine", "euclidean"):
+        raise ValueError(f"metric must be 'cosine' or 'euclidean', got {metric!r}")
     if metric == "cosine":
         d = 1.0 - unit(X) @ unit(centroids).T
     else:
@@ -389,6 +392,8 @@ def nearest_labels(distances, classes, *, threshold=None, unknown_label=None):
     labels = np.asarray(classes)[np.argmin(distances, axis=1)]
     if threshold is None:
         return labels
+    if unknown_label is None:
+        raise ValueError("a threshold rejects clips: give the unknown_label they get")
     rejected = distances.min(axis=1) > threshold
     unknown = np.asarray([unknown_label])
     kinds = {labels.dtype.kind, unknown.dtype.kind}
