@@ -26,6 +26,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn_metricaudio import (AudioLoader, CentroidClassifier, LogMelPatches,
                                  MarginEmbeddingClassifier)
 from sklearn_metricaudio.deploy import predict_files, predict_stream
+from _signals import three_class_clips, with_silence
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -33,29 +34,10 @@ SR = 8000
 
 
 def _clips(n_per_class, seed):
-    """Three classes (a low tone, a high tone, band noise), 1 s, random gains."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(SR) / SR
-    X, y = [], []
-    for k, name in enumerate(["low", "high", "noise"]):
-        for _ in range(n_per_class):
-            if k < 2:
-                x = np.sin(2 * np.pi * (300 if k == 0 else 1800) * rng.uniform(0.9, 1.1) * t)
-            else:
-                x = np.convolve(rng.standard_normal(t.size), np.ones(4) / 4, mode="same")
-            X.append(rng.uniform(0.05, 0.5) * x)
-            y.append(name)
-    return np.asarray(X, dtype=np.float32), np.asarray(y)
+    return three_class_clips(n_per_class, seed, sr=SR)
 
 
-def _padded(X):
-    """Half of every clip digital silence (first or last half), and one all-silent clip."""
-    X = X.copy()
-    half = X.shape[1] // 2
-    X[0::2, :half] = 0.0
-    X[1::2, half:] = 0.0
-    X[-1] = 0.0
-    return X
+_padded = with_silence
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,7 @@ from sklearn_metricaudio import (AudioLoader, CentroidClassifier,  # noqa: E402
                                  MarginEmbeddingClassifier, MFCCStats)
 from sklearn_metricaudio.deploy import onnx_export  # noqa: E402
 from sklearn_metricaudio.deploy.onnx_export import OnnxClassifier, export_onnx  # noqa: E402
+from _signals import three_class_clips, with_silence  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -45,31 +46,10 @@ ESC10 = next((p for p in (Path("/work/shared/data/ESC-10"), ROOT.parent / "share
 
 
 def _clips(n_per_class, seed, seconds=1.0, sr=SR):
-    """Three classes (a low tone, a high tone, band noise), random gains; labels."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * sr)) / sr
-    X, y = [], []
-    for k, name in enumerate(["low", "high", "noise"]):
-        for _ in range(n_per_class):
-            if k < 2:
-                f0 = (300 if k == 0 else 1800) * rng.uniform(0.9, 1.1)
-                x = np.sin(2 * np.pi * f0 * t) + 0.05 * rng.standard_normal(t.size)
-            else:
-                x = np.convolve(rng.standard_normal(t.size), np.ones(4) / 4, mode="same")
-            X.append(rng.uniform(0.05, 0.5) * x)
-            y.append(name)
-    return np.asarray(X, dtype=np.float32), np.asarray(y)
+    return three_class_clips(n_per_class, seed, seconds=seconds, sr=sr)
 
 
-def _with_silence(X):
-    """Clips whose first or last half is digital zeros (whole silent segments), and one
-    all-zeros clip (no sounding segment: all of its segments count)."""
-    X = X.copy()
-    half = X.shape[1] // 2
-    X[0::2, :half] = 0.0
-    X[1::2, half:] = 0.0
-    X[-1] = 0.0
-    return X
+_with_silence = with_silence
 
 
 def _tiny_margin(epochs=8, **kw):
