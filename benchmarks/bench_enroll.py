@@ -28,7 +28,11 @@ mean (and standard deviation) over ``draws`` draws. Representations compared:
 - ``embedding, clip mean``: one vector per clip, the mean of its sounding segments' unit
   embeddings (averaged before the centroid);
 - ``MFCC stats``: standardised MFCC statistics per analysis window (the scaler fitted on the
-  training classes' clips), the windows playing the part of segments.
+  training classes' clips), the windows playing the part of segments;
+- ``joined: emb + MFCC``: one vector per clip, the embedding's clip mean and the mean of the
+  clip's standardised MFCC statistics, each L2-normalised, side by side: its cosine to a
+  centroid is the mean of the two representations' cosines (one representation that joins
+  the embedding with MFCC statistics).
 
 Prints one row per task, shots and representation, and the time to train each embedding.
 """
@@ -66,8 +70,15 @@ def _representations(model, patches, mfcc, scaler):
     centre = model.centroid_.sums_.sum(0) / model.centroid_.counts_.sum()
     d = mfcc.shape[-1]
     stats = scaler.transform(mfcc.reshape(-1, d)).reshape(mfcc.shape)
+    stats_mean = stats.mean(axis=1)
+    joined = np.hstack([_unit(clip_mean), _unit(stats_mean)]) / np.sqrt(2)
     return {"embedding": (emb, None), "embedding, CL2N": (unit - centre, None),
-            "embedding, clip mean": (clip_mean[:, None], None), "MFCC stats": (stats, None)}
+            "embedding, clip mean": (clip_mean[:, None], None), "MFCC stats": (stats, None),
+            "joined: emb + MFCC": (joined[:, None], None)}
+
+
+def _unit(v):
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
 
 
 def _score(reps, data, classes, shots, n_draws, seed):

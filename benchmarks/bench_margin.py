@@ -4,13 +4,15 @@ Usage::
 
     python benchmarks/bench_margin.py [--widths 0.25 0.5 1.0] [--device cpu] [--clips 64]
         [--frames 86] [--threads N] [--paper-fold 4000] [--epoch-times 4000]
-        [--paper-protocol N_JOBS]
+        [--paper-protocol N_JOBS] [--profile N]
 
 For each MobileNet width: training segments/second (SGD, batches of 32, 1-s log-mel segments of
 128 x 86 (the default hop of 256 samples), CosFace; one epoch, set-up removed, best of two) and
 the latency of predicting one 4-s clip (4 segments), median of 20 calls. On the CPU the library
 trains in the NHWC layout (channels last); the table also times the default NCHW layout with
-the same code, and their ratio.
+the same code, and their ratio. ``--profile N``: where one training epoch at the estimator's
+defaults goes (torch.profiler's operators by self CPU time; the batch gathering and the
+centroid validation timed alone).
 """
 
 from __future__ import annotations
@@ -72,6 +74,56 @@ def _paper_protocol(n, frames, device, n_jobs, epochs, rng):
           f"the folds")
 
 
+def _profile(n, frames, device, rng, rows=15):
+    """Where one epoch at the defaults goes: torch.profiler's operators and the batch gathering.
+
+    ``n`` random clips of 5 segments with 16 deformed versions each (float16, as the fold loop
+    passes them), the estimator's defaults (width 0.25, CosFace, share 0.5, validation 0.1);
+    one warm-up epoch, then one profiled epoch. Prints the operators by self CPU time, then
+    the epoch split into: gathering the batches (``TrainingBatches`` alone, the same draws),
+    the centroid validation after the epoch, and the rest (forward, backward, optimiser).
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    from sklearn_metricaudio.models import _training
+
+    X = rng.normal(size=(n, 5, 128, frames)).astype(np.float32)
+    D = rng.normal(size=(n, 16, 5, 128, frames)).astype(np.float16)
+    y = np.arange(n) % 10
+    MarginEmbeddingClassifier(epochs=1, device=device, random_state=0).fit(X, y, deformed=D)
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA]
+                                           if str(device).startswith("cuda") else [])
+    with profile(activities=activities) as prof:
+        t0 = time.perf_counter()
+        clf = MarginEmbeddingClassifier(epochs=1, device=device, random_state=0).fit(
+            X, y, deformed=D)
+        epoch = time.perf_counter() - t0
+    print(f"# one epoch at the defaults: {n} random clips x 5 segments of 128 x {frames} + 16 "
+          f"deformed versions (float16), device={device}, {torch.get_num_threads()} threads")
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows))
+    # the batch gathering alone, over the training clips of that fit
+    train = ~clf.validation_mask_
+    seg = X[train].reshape(-1, 1, 128, frames)
+    batches = _training.TrainingBatches(seg, np.repeat(y[train], 5), 32, device, deformed=D,
+                                        clips=np.flatnonzero(train), share=0.5)
+    t0 = time.perf_counter()
+    for _ in batches:
+        pass
+    gather = time.perf_counter() - t0
+    # what the validation callback does after every epoch: 256 reference segments, the
+    # validation clips' segments, both embedded
+    seg_y = np.repeat(y[train], 5)
+    validation = _training.CentroidValidation(seg[:256], seg_y[:256], X[~train], y[~train])
+    validation.initialize()
+    t0 = time.perf_counter()
+    validation.accuracy(clf.net_.module_)
+    valid = time.perf_counter() - t0
+    print(f"{'fit, 1 epoch (set-up included)':<40}{epoch:>8.2f} s")
+    print(f"{'  gathering the batches':<40}{gather:>8.2f} s ({100 * gather / epoch:.0f} %)")
+    print(f"{'  centroid validation':<40}{valid:>8.2f} s ({100 * valid / epoch:.0f} %)")
+    return prof
+
+
 def _train_rate(X, y, width, device, channels_last):
     """Training segments/s of one epoch: a 2-epoch fit minus a 1-epoch fit (set-up removed)."""
     _margin._CHANNELS_LAST = channels_last
@@ -108,12 +160,17 @@ def main(argv=None):
                     help="only time the paper's 10-fold protocol: 4,440 random clips (10 folds "
                          "of 444), the paper's recipe, 20 epochs, through evaluate_folds with "
                          "N_JOBS folds at a time (on one GPU they share it)")
+    ap.add_argument("--profile", type=int, default=0, metavar="N",
+                    help="profile one epoch at the defaults on N random clips with 16 deformed "
+                         "versions each (operators, batch gathering, validation) and stop")
     ap.add_argument("--protocol-clips", type=int, default=4440, help=argparse.SUPPRESS)
     ap.add_argument("--epochs-override", type=int, default=20, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
+    if args.profile:
+        return _profile(args.profile, args.frames, args.device, rng)
     if args.epoch_times:
         return _epoch_times(args.epoch_times, args.frames, args.device, rng)
     if args.paper_protocol:

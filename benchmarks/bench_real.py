@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/bench_real.py ../shared/data/ESC-10 [../shared/data/US8K-dev ...]
-        [--models gmm svm cosface ...] [--preset default|fast] [--n-jobs 2] [--subset esc10]
+        [--models gmm svm cosface ...] [--preset default|fast|paper] [--n-jobs 2] [--subset esc10]
         [--epochs N] [--width W] [--device cpu] [--no-groups] [--cache DIR]
     python benchmarks/bench_real.py ../shared/data/US8K-dev --models svm cosface
 
@@ -11,7 +11,8 @@ Runs every copy it is given, one after the other. Reads each with :func:`load_da
 (UrbanSound8K: the paper's 8 foreground classes; ESC-50; stand-alone ESC-10 folders), decodes
 every clip once (cut or repeat-padded to the data set's clip length at 22.05 kHz) and computes
 MFCC statistics, log-mel patches and, for the margin models of the default preset, the
-log-mel patches of the clips' deformed versions once with :func:`compute_features`, as
+log-mel patches of the clips' deformed versions once with :func:`compute_model_features` (the
+``paper`` preset's 5-s inputs: clips repeated to fill them), as
 ``metricaudio evaluate`` does (cached only with ``--cache``; ``--device`` applies to the
 margin model), then cross-validates over the data set's predefined folds with
 :func:`paper_models`, the configurations ``metricaudio evaluate`` runs: MFCC + GMM, MFCC +
@@ -22,7 +23,9 @@ recording's clips together; ``--no-groups`` draws it per clip instead (the behav
 the group-aware split, for comparison). Prints balanced accuracy (over all clips, and per
 fold), per-class recall and the training / prediction / wall times. ``--n-jobs 2`` runs two
 folds at a time (one torch thread each); fit and predict times are then summed over the
-folds, and the wall time is what a user waits.
+folds, and the wall time is what a user waits. ``--save-scores PREFIX`` keeps every model's
+test-clip scores (``decision_function``, with ``y``, ``fold``, ``classes``) for
+``bench_fusion.py``.
 """
 
 from __future__ import annotations
@@ -35,8 +38,8 @@ import torch
 from sklearn.metrics import recall_score
 
 from sklearn_metricaudio.datasets import load_dataset
-from sklearn_metricaudio.evaluation import (MODEL_NAMES, compute_features, evaluate_folds,
-                                            model_deformations, paper_models)
+from sklearn_metricaudio.evaluation import (MODEL_NAMES, compute_model_features,
+                                            evaluate_folds, paper_models)
 
 
 def main(argv=None):
@@ -50,9 +53,12 @@ def main(argv=None):
     ap.add_argument("--epochs", type=int, default=None, help="margin model (default: its own)")
     ap.add_argument("--width", type=float, default=None, help="margin model (default: its own)")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--preset", default="default", help="margin models' preset (default, fast)")
+    ap.add_argument("--preset", default="default",
+                    help="margin models' preset (default, fast, paper)")
     ap.add_argument("--cache", default=None, help="feature cache folder (default: none)")
     ap.add_argument("--random-state", type=int, default=0)
+    ap.add_argument("--save-scores", default=None, metavar="PREFIX",
+                    help="write each model's test scores to PREFIX<set>_<model>.npz")
     ap.add_argument("--no-groups", action="store_true",
                     help="validation split per clip, not per source recording")
     args = ap.parse_args(argv)
@@ -72,10 +78,8 @@ def _run(path, models, args):
 
     data = load_dataset(path, subset=args.subset)
     # the same features metricaudio evaluate computes (the audio decoded once)
-    features = compute_features([m.kind for m in models.values()], data,
-                                duration=data.clip_seconds, n_jobs=args.n_jobs,
-                                cache_dir=args.cache, deformations=model_deformations(models),
-                                progress=False)
+    features = compute_model_features(models, data, n_jobs=args.n_jobs, cache_dir=args.cache,
+                                      progress=False)
     groups = None if args.no_groups else data.fsID
     print(f"\n# {Path(path).name} ({data.name}): {len(data.filenames)} clips, "
           f"{len(data.target_names)} classes, folds {sorted(set(data.fold.tolist()))}; "
@@ -97,6 +101,10 @@ def _run(path, models, args):
                            deformed=f.get("deformed"), n_jobs=args.n_jobs, progress=False,
                            name=name)
         wall = time.perf_counter() - t0
+        if args.save_scores:
+            _save_scores(f"{args.save_scores}{Path(path).name}_{name}.npz", index=r.index,
+                         y=r.y_true, fold=data.fold[r.index], classes=r.classes,
+                         scores=r.scores)
         recalls[name] = recall_score(r.y_true, r.y_pred, average=None, labels=r.classes)
         folds = " ".join(f"{100 * s:.1f}" for s in r.fold_scores)
         print(f"{name:<12}{100 * r.balanced_accuracy:>12.1f}{100 * r.fold_scores.mean():>10.1f}"
@@ -108,6 +116,17 @@ def _run(path, models, args):
     for k, cname in enumerate(data.target_names):
         print(f"{str(cname):<18}" + "".join(f"{100 * recalls[n][k]:>11.1f}" for n in names))
     print(f"# {Path(path).name}: {time.perf_counter() - t_start:.0f} s in all", flush=True)
+
+
+def _save_scores(path, **arrays):
+    """Test scores written whole or not at all (temporary file, then rename)."""
+    import os
+
+    import numpy as np
+
+    tmp = f"{path}.tmp.npz"
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

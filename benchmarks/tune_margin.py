@@ -31,6 +31,8 @@ private block table for this run only); ``--overlap`` cuts segments every half s
 training and prediction (7 one-second segments per 4-s clip instead of 4). ``--threads 1`` with
 two processes over disjoint ``--folds`` reproduces the demo's CPU use (two folds at a time);
 ``--nchw`` trains in the default memory layout instead of the library's NHWC on the CPU.
+``--save-scores PREFIX`` keeps every config's test-clip ``decision_function`` (with ``y``,
+``fold``, ``classes``) in ``PREFIX<k>.npz`` for ``bench_fusion.py``.
 """
 
 import argparse
@@ -92,6 +94,10 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=None, help="torch threads in this process")
     ap.add_argument("--nchw", action="store_true",
                     help="train in the default NCHW layout on the CPU (the library uses NHWC)")
+    ap.add_argument("--save-scores", default=None, metavar="PREFIX",
+                    help="write each config's test scores to PREFIX<k>.npz (k: its position)")
+    ap.add_argument("--random-state", type=int, default=0,
+                    help="random_state of every config that does not set its own")
     ap.add_argument("--n-per-class", type=int, default=40,
                     help="synthetic set: clips per class (the demo's 40)")
     args = ap.parse_args(argv)
@@ -134,28 +140,43 @@ def main(argv=None):
     folds = args.folds or [1, 2, 3]
     print(f"# patches {P.shape} (hop {hop}), deformed {None if PD is None else PD.shape}, "
           f"folds {folds}, device {args.device}", flush=True)
-    for text in args.configs:
-        cfg = {"width": 0.25, "random_state": 0, "device": args.device,
+    for position, text in enumerate(args.configs):
+        cfg = {"width": 0.25, "random_state": args.random_state, "device": args.device,
                **eval(text, {"dict": dict})}
         accs, plain, t0 = [], [], time.perf_counter()
-        y_true, y_pred, y_plain = [], [], []
+        y_true, y_pred, y_plain, scores, tested = [], [], [], [], []
         for k in folds:
             tr, te = fold != k, fold == k
             clf = MarginEmbeddingClassifier(**cfg).fit(
                 P[tr], y[tr], groups=None if groups is None else groups[tr],
                 deformed=None if PD is None else PD[tr])
             pred = clf.predict(P[te])
+            scores.append(clf.decision_function(P[te])), tested.append(np.flatnonzero(te))
             every = clf.set_params(silence_db=None).predict(P[te])  # every segment counted
             accs.append(balanced_accuracy_score(y[te], pred))
             plain.append(balanced_accuracy_score(y[te], every))
             y_true.append(y[te]), y_pred.append(pred), y_plain.append(every)
         pooled = [balanced_accuracy_score(np.concatenate(y_true), np.concatenate(p))
                   for p in (y_pred, y_plain)]
+        if args.save_scores:
+            order = np.concatenate(tested)
+            _save_scores(f"{args.save_scores}{position}.npz", config=text, index=order,
+                         y=y[order], fold=fold[order], classes=clf.classes_,
+                         scores=np.concatenate(scores), seconds=time.perf_counter() - t0)
         curve = [round(h.get("valid_acc", float("nan")), 2) for h in clf.history_]
         print(f"{text}: folds {np.round(accs, 3).tolist()} mean {np.mean(accs):.3f} pooled "
               f"{pooled[0]:.3f}; every segment counted: folds {np.round(plain, 3).tolist()} "
               f"pooled {pooled[1]:.3f} ({(time.perf_counter() - t0) / len(folds):.1f} s/fold; "
               f"kept epoch {clf.best_epoch_}; valid acc {curve})", flush=True)
+
+
+def _save_scores(path, **arrays):
+    """The test clips' decision scores, written whole or not at all (temporary file, rename)."""
+    import os
+
+    tmp = f"{path}.tmp.npz"
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ def test_every_benchmark_has_a_smoke_test():
     tested = {"bench_features", "bench_baselines", "bench_ins", "bench_margin", "bench_real",
               "tune_margin", "cuda_pickle_check", "bench_augment", "bench_selector", "bench_enroll",
               "bench_open_set", "train_model", "bench_decision_paths", "bench_own_data",
+              "bench_fusion",
               # smoke-tested beside their modules: tests/test_onnx_export.py, test_streaming.py
               "bench_inference", "bench_stream"}
     assert scripts == tested, f"add a smoke test for {sorted(scripts - tested)}"
@@ -115,6 +116,13 @@ def test_bench_margin(bench, capsys):
     assert "predict ms/clip" in capsys.readouterr().out
 
 
+def test_bench_margin_profile(bench, capsys):
+    prof = bench("bench_margin").main(["--profile", "20", "--frames", "16"])
+    out = capsys.readouterr().out
+    assert "gathering the batches" in out and "centroid validation" in out
+    assert any(e.key == "aten::convolution_backward" for e in prof.key_averages())  # trained
+
+
 def test_bench_margin_epoch_times(bench, capsys):
     bench("bench_margin").main(["--epoch-times", "20", "--frames", "8"])
     out = capsys.readouterr().out
@@ -131,11 +139,48 @@ def test_bench_margin_paper_protocol(bench, capsys):
     assert "10-fold protocol" in out and "1 folds at a time" in out
 
 
-def test_bench_real(bench, tiny_esc10, capsys):
+def test_bench_real(bench, tiny_esc10, tmp_path, capsys):
     bench("bench_real").main([str(tiny_esc10), "--models", "svm", "cosface", "--epochs", "1",
-                              "--n-jobs", "1"])
+                              "--n-jobs", "1", "--save-scores", str(tmp_path / "r_")])
     out = capsys.readouterr().out
     assert "by source recording (fsID)" in out and "\ncosface" in out and "\nsvm" in out
+    # the saved scores fuse (the same clips, folds and classes in both files)
+    rows = bench("bench_fusion").main([str(tmp_path / f"r_{tiny_esc10.name}_{m}.npz")
+                                       for m in ("svm", "cosface")])
+    assert [r["name"] for r in rows][-1] == "fusion"
+
+
+def _scores_file(path, scores, y, fold, index=None):
+    index = np.arange(len(y)) if index is None else index
+    np.savez(path, index=index, y=y, fold=fold, classes=np.array([0, 1, 2]), scores=scores)
+    return str(path)
+
+
+def test_bench_fusion_against_a_hand_computation(bench, tmp_path, capsys):
+    fusion = bench("bench_fusion")
+    y, fold = np.array([0, 1, 2, 0, 1, 2]), np.array([1, 1, 1, 2, 2, 2])
+    a = np.array([[3., 0, 0], [0, 1, 0], [1, 0, 2], [0, 2, 0], [0, 3, 0], [0, 0, 1]])
+    b = 10 * np.array([[0., 1, 0], [0, 2, 0], [0, 0, 1], [2, 0, 0], [1, 0, 0], [0, 1, 0]])
+    # by hand: centred per clip, scaled to unit std (b's factor 10 cancels), summed
+    za = (a - a.mean(1, keepdims=True)) / (a - a.mean(1, keepdims=True)).std()
+    zb = (b - b.mean(1, keepdims=True)) / (b - b.mean(1, keepdims=True)).std()
+    expected = np.argmax(za + zb, axis=1)
+    rows = fusion.main([_scores_file(tmp_path / "a.npz", a, y, fold),
+                        _scores_file(tmp_path / "b.npz", b, y, fold)])
+    # a: one clip of class 0 wrong (recalls 1/2, 1, 1); b: one clip of each class wrong
+    assert rows[0]["pooled"] == pytest.approx(2.5 / 3) and rows[1]["pooled"] == pytest.approx(0.5)
+    from sklearn.metrics import balanced_accuracy_score
+    assert rows[2]["pooled"] == pytest.approx(balanced_accuracy_score(y, expected))
+    assert not np.array_equal(expected, np.argmax(a, axis=1))   # the fusion changes labels
+    # one weight zero: the other file alone; rows stored in another order: the same clips
+    perm = np.array([5, 3, 1, 0, 2, 4])
+    rows = fusion.main([_scores_file(tmp_path / "a.npz", a, y, fold),
+                        _scores_file(tmp_path / "p.npz", b[perm], y[perm], fold[perm], perm),
+                        "--weights", "1", "0"])
+    assert rows[2]["pooled"] == pytest.approx(rows[0]["pooled"])
+    with pytest.raises(ValueError, match="c.npz: its 'fold' differs"):
+        fusion.main([_scores_file(tmp_path / "a.npz", a, y, fold),
+                     _scores_file(tmp_path / "c.npz", b, y, 3 - fold)])
 
 
 def test_bench_real_runs_every_set_it_is_given(bench, tiny_esc10, tiny_us8k, capsys):
@@ -153,8 +198,9 @@ def test_bench_enroll(bench, tiny_esc10, tiny_us8k, capsys):
                                 "--epochs", "1", "--draws", "2", "--shots", "1"])
     out = capsys.readouterr().out
     for task in ("ESC-10 4/4", "ESC-10 -> US8K", "US8K -> ESC-10"):
-        assert out.count(task) >= 4, task   # embedding, CL2N, clip mean, MFCC stats
+        assert out.count(task) >= 5, task   # embedding, CL2N, clip mean, MFCC stats, joined
     assert "embedding, clip mean" in out and "MFCC stats" in out and "embedding, CL2N" in out
+    assert "joined: emb + MFCC" in out
 
 
 def test_bench_open_set(bench, tiny_esc10, tiny_us8k, tmp_path, capsys):
@@ -181,10 +227,12 @@ def test_bench_open_set(bench, tiny_esc10, tiny_us8k, tmp_path, capsys):
     assert "nan" not in out.lower()
 
 
-def test_tune_margin(bench, capsys):
+def test_tune_margin(bench, tmp_path, capsys):
     bench("tune_margin").main(["dict(epochs=1)", "--folds", "1", "--n-per-class", "4",
-                               "--hop-length", "512"])
+                               "--hop-length", "512", "--save-scores", str(tmp_path / "s_")])
     assert "dict(epochs=1): folds" in capsys.readouterr().out
+    with np.load(tmp_path / "s_0.npz") as z:   # fold 1's test clips, one score per class
+        assert z["scores"].shape == (z["y"].size, z["classes"].size) and set(z["fold"]) == {1}
 
 
 def test_tune_margin_with_deformed_versions_and_a_saved_log_mel(bench, tmp_path, capsys):
