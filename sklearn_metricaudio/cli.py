@@ -50,16 +50,14 @@ def _margin_params(args, **defaults):
     return params
 
 
-def _run(models, data, *, duration, cache_dir, n_jobs, out_dir, label):
+def _run(models, data, *, cache_dir, n_jobs, out_dir, label):
     """Features (printed as they are ready), then each model's table as it finishes, its
     figures, and the summary."""
-    from .evaluation import (FEATURE_TITLES, PAPER_BALANCED_ACCURACY, compute_features,
-                             evaluate_models, format_confusion_table, model_deformations,
-                             save_confusion_png, save_roc_png)
+    from .evaluation import (FEATURE_TITLES, PAPER_BALANCED_ACCURACY, compute_model_features,
+                             evaluate_models, format_confusion_table, save_confusion_png,
+                             save_roc_png)
 
-    features = compute_features([m.kind for m in models.values()], data, duration=duration,
-                                cache_dir=cache_dir, n_jobs=n_jobs,
-                                deformations=model_deformations(models))
+    features = compute_model_features(models, data, cache_dir=cache_dir, n_jobs=n_jobs)
     for kind, f in features.items():
         extra = f", deformed versions {f.deformed.shape}" if "deformed" in f else ""
         print(f"{FEATURE_TITLES[kind]} {f.X.shape}{extra} ({f.seconds:.1f} s)", flush=True)
@@ -101,7 +99,7 @@ def cmd_demo(args):
     data = make_urban_sounds(root, n_per_class=args.n_per_class, random_state=args.random_state)
     print(f"  {len(data.filenames)} clips, {len(data.target_names)} classes, "
           f"{len(set(data.fold))} folds ({time.perf_counter() - t0:.1f} s)", flush=True)
-    _run(models, data, duration=data.clip_seconds, cache_dir=home / "features", n_jobs=args.n_jobs,
+    _run(models, data, cache_dir=home / "features", n_jobs=args.n_jobs,
          out_dir=args.out, label="synthetic urban sounds")
     if args.no_ins:
         return 0
@@ -244,7 +242,7 @@ def cmd_evaluate(args):
     if args.augment:
         return _augment(args, data, plan)
     cache = None if args.no_cache else _data_home(args.data_home) / "features"
-    _run(models, data, duration=data.clip_seconds, cache_dir=cache, n_jobs=args.n_jobs,
+    _run(models, data, cache_dir=cache, n_jobs=args.n_jobs,
          out_dir=args.out, label=data.name)
     return 0
 

@@ -136,3 +136,30 @@ def test_fit_names_a_data_path_it_cannot_read(tmp_path, capsys):
     assert main(["fit", "--data", str(tmp_path / "nowhere"), "--out",
                  str(tmp_path / "m.skops")]) == 2
     assert "nowhere" in capsys.readouterr().err
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # 1 epoch
+def test_the_paper_preset_reads_5_s_inputs_from_files_as_in_the_fold_loop(own_folder):
+    from sklearn_metricaudio import AudioLoader, LogMelPatches
+    from sklearn_metricaudio.evaluation import MARGIN_PRESETS, compute_model_features
+
+    root, _ = own_folder
+    data = load_dataset(root)                      # 1-s clips
+    models = paper_models("svm,softmax", preset="paper", epochs=1, width=0.25)
+    est = models["softmax"].estimator
+    # the paper's section 4: SGD at 0.005, batches of 32, 20 epochs (here 1), 5-s inputs
+    assert (est.lr, est.lr_schedule, est.batch_size, est.optimizer) == (0.005, "constant", 32,
+                                                                         "sgd")
+    assert MARGIN_PRESETS["paper"].params["epochs"] == 20 and models["softmax"].segment_seconds == 5
+    features = compute_model_features(models, data, n_jobs=1, progress=False)
+    np.testing.assert_array_equal(                                # the clips as they are
+        features["mfcc"].X, compute_features(["mfcc"], data, duration=1.0)["mfcc"].X)
+    assert features["logmel"].X.shape == (15, 1, 128, 431)        # one 5-s segment per clip
+    # the 5 s are the clip repeated (as AudioLoader pads), by hand
+    x = AudioLoader(duration=1.0).transform(data.filenames[:1])
+    by_hand = LogMelPatches(segment_seconds=5.0).transform(np.tile(x, (1, 5)))
+    np.testing.assert_allclose(features["logmel"].X[:1], by_hand, rtol=0, atol=1e-4)
+    pipe = fit_pipeline(models["softmax"], data, progress=False)
+    assert pipe.steps[0][1].duration == 5.0 and pipe.steps[1][1].segment_seconds == 5.0
+    np.testing.assert_array_equal(pipe.predict(data.filenames),
+                                  pipe[-1].predict(features["logmel"].X))

@@ -10,7 +10,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from .._routing import clip_fit_params
-from .protocol import compute_features, feature_pipeline
+from .protocol import compute_features, feature_pipeline, model_inputs
 
 __all__ = ["fit_pipeline"]
 
@@ -23,7 +23,8 @@ def fit_pipeline(model, data, *, sr=22050, cache_dir=None, n_jobs=None, progress
     source recordings (``fsID``) as ``groups`` and, for a model that trains with deformed
     clips, their deformed versions. The returned pipeline is that front end
     (:func:`feature_pipeline`: an :class:`~sklearn_metricaudio.AudioLoader` cutting or
-    padding every file to ``data.clip_seconds``, then the features) followed by the trained
+    padding every file to ``data.clip_seconds``, or to the model's longer input
+    (:func:`~sklearn_metricaudio.evaluation.model_inputs`), then the features) followed by the trained
     estimator, labelled with the class names: it takes file names (or waveforms at ``sr``
     given to its later steps) and returns names from ``data.target_names``. Save it with
     :func:`~sklearn_metricaudio.deploy.save_model`.
@@ -63,11 +64,11 @@ def fit_pipeline(model, data, *, sr=22050, cache_dir=None, n_jobs=None, progress
     """
     from sklearn.base import clone
 
-    duration = float(data.get("clip_seconds") or 4.0)
+    duration, segment = model_inputs(model, float(data.get("clip_seconds") or 4.0))
     features = compute_features([model.kind], data, duration=duration, sr=sr,
                                 cache_dir=cache_dir, n_jobs=n_jobs,
                                 deformations=model.get("deformations"),
-                                progress=progress)[model.kind]
+                                progress=progress, segment_seconds=segment)[model.kind]
     names = np.asarray(data.target_names)
     y = names[np.asarray(data.target)]
     est = clone(model.estimator)
@@ -78,7 +79,8 @@ def fit_pipeline(model, data, *, sr=22050, cache_dir=None, n_jobs=None, progress
     t0 = time.perf_counter()
     est.fit(features.X, y, **fit_params)
     seconds = time.perf_counter() - t0
-    front = feature_pipeline(model.kind, sr=sr, duration=duration, n_jobs=n_jobs)
+    front = feature_pipeline(model.kind, sr=sr, duration=duration, n_jobs=n_jobs,
+                             segment_seconds=segment)
     for _, step in front.steps:  # stateless: fitted on nothing, as their checks require
         step.fit()
     pipe = Pipeline(front.steps + [(type(est).__name__.lower(), est)])

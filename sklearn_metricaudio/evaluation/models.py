@@ -23,14 +23,22 @@ BASELINES = ("gmm", "svm")
 MODEL_NAMES = BASELINES + tuple(LOSSES)
 #: What ``"all"`` means: the paper's three models (Tables I-III).
 PAPER_MODELS = ("gmm", "svm", "cosface")
-#: Named settings of the margin models. ``"default"``: the estimator's own defaults, trained
-#: with the deformed versions of the clips (:func:`~sklearn_metricaudio.augment.
-#: training_deformations`); ``"fast"``: half the steps at the earlier constant learning rate
-#: and no deformations, for a CPU in a hurry (the demo). Their measured accuracy is in
-#: benchmarks/RESULTS.md.
+#: Named settings of the margin models: estimator parameters, whether they train with the
+#: deformed versions of the clips (:func:`~sklearn_metricaudio.augment.training_deformations`)
+#: and the log-mel segment they read. ``"default"``: the estimator's own defaults, with
+#: deformations, 1-s segments; ``"fast"``: half the steps at the earlier constant learning
+#: rate and no deformations, for a CPU in a hurry (the demo); ``"paper"``: the first paper's
+#: recipe for its tables (section 4: SGD at 0.005, batches of 32, 20 epochs, the epoch of
+#: best validation accuracy kept; 5-s inputs, clips repeated to fill them; ``--model
+#: softmax`` is its "Modified Softmax"; MobileNet at its full width, several times the
+#: default's training time on a CPU). Their measured accuracy is in benchmarks/RESULTS.md.
 MARGIN_PRESETS = {
-    "default": Bunch(params={}, deformations=True),
-    "fast": Bunch(params=dict(epochs=30, lr=0.005, lr_schedule="constant"), deformations=False),
+    "default": Bunch(params={}, deformations=True, segment_seconds=1.0),
+    "fast": Bunch(params=dict(epochs=30, lr=0.005, lr_schedule="constant"), deformations=False,
+                  segment_seconds=1.0),
+    "paper": Bunch(params=dict(epochs=20, lr=0.005, lr_schedule="constant", batch_size=32,
+                               width=1.0),
+                   deformations=False, segment_seconds=5.0),
 }
 #: Balanced accuracies the paper reports (Tables I-III), in %.
 PAPER_BALANCED_ACCURACY = {"gmm": 53.2, "svm": 56.1, "cosface": 76.1}
@@ -67,9 +75,9 @@ def paper_models(names="all", *, random_state=0, preset="default", sr=22050, **m
         :class:`MarginEmbeddingClassifier`), as a list or a comma-separated
         string; ``"all"`` is the paper's three (GMM, SVM, CosFace).
     random_state : int, default=0
-    preset : {"default", "fast"}, default="default"
-        A name from :data:`MARGIN_PRESETS`: the margin models' settings and whether
-        they train with deformed clips.
+    preset : {"default", "fast", "paper"}, default="default"
+        A name from :data:`MARGIN_PRESETS`: the margin models' settings, whether
+        they train with deformed clips and the log-mel segment they read.
     sr : int, default=22050
         The sample rate of the waveforms the models' features are made from: the training
         deformations are built for it (compression time constants, pitch-shift filters).
@@ -82,7 +90,9 @@ def paper_models(names="all", *, random_state=0, preset="default", sr=22050, **m
     dict
         Name -> Bunch(``kind`` ("mfcc" or "logmel"), ``estimator``, ``title``,
         ``deformations``: the list of (name, Deformation) whose outputs the model trains
-        with, or None), in the order asked.
+        with, or None; for a margin model ``segment_seconds``, the input length its
+        log-mel patches are cut to, see :func:`~sklearn_metricaudio.evaluation.
+        compute_model_features`), in the order asked.
 
     Raises
     ------
@@ -128,7 +138,9 @@ def paper_models(names="all", *, random_state=0, preset="default", sr=22050, **m
             from .._torch import resolve_device
 
             resolve_device(margin_params["device"])  # "cuda" without CUDA: fail now
+        segment = MARGIN_PRESETS[preset].segment_seconds
         models[name] = Bunch(kind="logmel", estimator=est,
-                             title=f"log-mel + MobileNet ({name}, centroids)",
-                             deformations=deformations)
+                             title=f"log-mel + MobileNet ({name}, centroids"
+                                   + (f", {segment:g}-s input)" if segment != 1.0 else ")"),
+                             deformations=deformations, segment_seconds=segment)
     return models

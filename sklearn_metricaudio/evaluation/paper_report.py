@@ -34,7 +34,6 @@ cells run through joblib (:func:`~sklearn_metricaudio.evaluation.store.run_jobs`
 from __future__ import annotations
 
 import csv
-import math
 import os
 import time
 from pathlib import Path
@@ -46,7 +45,7 @@ from sklearn.utils import Bunch
 from .._io import atomic_directory
 from ..features import code_hash, library_versions
 from .models import PAPER_BALANCED_ACCURACY, paper_models
-from .protocol import model_deformations
+from .protocol import input_duration, model_deformations
 from .display import check_figures, format_confusion_table, save_confusion_png, save_roc_png
 from .folds import collect_folds, fold_jobs, per_class_auc
 from .store import (Job, ResultStore, estimator_fingerprint, files_fingerprint, fingerprint,
@@ -136,19 +135,6 @@ def check_grid(grid):
     except (TypeError, ValueError) as exc:
         raise ValueError(f"grid augment_schemes: {exc}") from None
     return g
-
-
-def input_duration(segment_seconds, clip_seconds):
-    """Seconds each clip is cut or padded to for input length ``segment_seconds``.
-
-    The clip's length rounded up to a whole number of segments, so that no part of a clip
-    is dropped and every segment is whole (shorter clips are repeated to fill it).
-
-    >>> [input_duration(L, 4.0) for L in (1, 2, 3, 4, 5)]
-    [4.0, 4.0, 6.0, 4.0, 5.0]
-    """
-    L, T = float(segment_seconds), float(clip_seconds)
-    return L * max(1, math.ceil(T / L - 1e-9))
 
 
 # ---------------------------------------------------------------- jobs run by joblib workers

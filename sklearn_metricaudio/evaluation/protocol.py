@@ -10,6 +10,7 @@ recordings (``fsID``) passed as groups.
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -20,8 +21,8 @@ from sklearn.utils import Bunch
 from ..features import AudioLoader, LogMelPatches, MFCCStats, cached_transform
 from .folds import evaluate_folds
 
-__all__ = ["FEATURE_TITLES", "feature_pipeline", "compute_features", "evaluate_models",
-           "model_deformations"]
+__all__ = ["FEATURE_TITLES", "feature_pipeline", "compute_features", "compute_model_features",
+           "evaluate_models", "input_duration", "model_deformations", "model_inputs"]
 
 #: What each feature kind is, for printing.
 FEATURE_TITLES = {"mfcc": "MFCC statistics", "logmel": "log-mel patches"}
@@ -140,6 +141,60 @@ def evaluate_models(models, features, data, *, n_jobs=None, progress=True):
                                 name=name)
         yield Bunch(name=name, title=model.title, kind=model.kind, result=result,
                     wall=time.perf_counter() - t0)
+
+
+def input_duration(segment_seconds, clip_seconds):
+    """Seconds each clip is cut or padded to for input length ``segment_seconds``.
+
+    The clip's length rounded up to a whole number of segments, so that no part of a clip
+    is dropped and every segment is whole (shorter clips are repeated to fill it).
+
+    >>> [input_duration(L, 4.0) for L in (1, 2, 3, 4, 5)]
+    [4.0, 4.0, 6.0, 4.0, 5.0]
+    """
+    L, T = float(segment_seconds), float(clip_seconds)
+    return L * max(1, math.ceil(T / L - 1e-9))
+
+
+def model_inputs(model, clip_seconds):
+    """``(duration, segment_seconds)``: the clip length and log-mel segment a model reads.
+
+    MFCC models and log-mel models with 1-s segments read the clips at ``clip_seconds``
+    (a clip's last part shorter than a segment is left out, as it always was); a model
+    with longer segments (``model.segment_seconds``, e.g. the ``paper`` preset's 5 s) reads
+    clips padded to :func:`input_duration`, so a 4-s clip makes one 5-s segment.
+
+    >>> from sklearn.utils import Bunch
+    >>> model_inputs(Bunch(kind="logmel", segment_seconds=5.0), 4.0)
+    (5.0, 5.0)
+    >>> model_inputs(Bunch(kind="mfcc"), 4.0)
+    (4.0, 1.0)
+    """
+    segment = float(model.get("segment_seconds") or 1.0) if model.kind == "logmel" else 1.0
+    if segment == 1.0:
+        return float(clip_seconds), 1.0
+    return input_duration(segment, clip_seconds), segment
+
+
+def compute_model_features(models, data, *, sr=22050, cache_dir=None, n_jobs=None,
+                           progress=True):
+    """:func:`compute_features` for the kinds ``models`` read, each at its own input length.
+
+    ``models``: name -> Bunch, as :func:`~sklearn_metricaudio.evaluation.paper_models`
+    returns; ``data.clip_seconds`` (default 4) is the clips' length, from which
+    :func:`model_inputs` derives each kind's. Returns kind -> Bunch as
+    :func:`compute_features` does (the audio decoded once per input length).
+    """
+    clip = float(data.get("clip_seconds") or 4.0)
+    inputs = {}
+    for model in models.values():
+        inputs.setdefault(model_inputs(model, clip), []).append(model.kind)
+    out = {}
+    for (duration, segment), kinds in inputs.items():
+        out.update(compute_features(kinds, data, duration=duration, sr=sr, cache_dir=cache_dir,
+                                    n_jobs=n_jobs, deformations=model_deformations(models),
+                                    progress=progress, segment_seconds=segment))
+    return out
 
 
 def model_deformations(models):
