@@ -61,7 +61,7 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
     epochs : int, default=100
         The paper trains 20 epochs; on small real sets the validation accuracy
         keeps rising well past that under a cosine schedule: 100 epochs beat 60 on
-        both real sets over two seeds (ESC-10 +1.6, US8K-dev about +6 points;
+        both real sets over two seeds (ESC-10 +1.5, US8K-dev +4.5 points;
         benchmarks/RESULTS.md, issue 24). Pass ``epochs=20, width=1.0, lr=0.005,
         lr_schedule="constant"`` (the ``paper`` preset of
         :data:`~sklearn_metricaudio.evaluation.MARGIN_PRESETS`) for the paper's recipe.
