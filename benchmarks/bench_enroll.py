@@ -63,7 +63,7 @@ def _features(path, deform):
 def _representations(model, patches, mfcc, scaler):
     """Name -> (segments array, segment mask or None) for one data set's clips."""
     emb = model.transform(patches)  # silent segments NaN: missing, as the model decides
-    unit = emb / np.linalg.norm(emb, axis=-1, keepdims=True)
+    unit = _unit(emb)
     clip_mean = np.nanmean(unit, axis=1)
     # CL2N (SimpleShot): centred on the mean training segment (unit vectors, the model's
     # centroid sums), then L2-normalised (the cosine distance normalises)

@@ -34,9 +34,11 @@ import argparse
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from sklearn.metrics import recall_score
 
+from sklearn_metricaudio._io import atomic_path
 from sklearn_metricaudio.datasets import load_dataset
 from sklearn_metricaudio.evaluation import (MODEL_NAMES, compute_model_features,
                                             evaluate_folds, paper_models)
@@ -119,14 +121,9 @@ def _run(path, models, args):
 
 
 def _save_scores(path, **arrays):
-    """Test scores written whole or not at all (temporary file, then rename)."""
-    import os
-
-    import numpy as np
-
-    tmp = f"{path}.tmp.npz"
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    """The test clips' scores, written whole or not at all (the library's atomic_path)."""
+    with atomic_path(path) as tmp:
+        np.savez(tmp, **arrays)
 
 
 if __name__ == "__main__":

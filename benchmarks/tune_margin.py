@@ -43,6 +43,7 @@ from sklearn.metrics import balanced_accuracy_score
 
 from sklearn_metricaudio import (AudioLoader, LogMelPatches, MarginEmbeddingClassifier, load_esc50,
                                  make_urban_sounds)
+from sklearn_metricaudio._io import atomic_path
 from sklearn_metricaudio.augment import training_deformations
 from sklearn_metricaudio.datasets import load_dataset
 from sklearn_metricaudio.evaluation import deformed_features
@@ -171,12 +172,9 @@ def main(argv=None):
 
 
 def _save_scores(path, **arrays):
-    """The test clips' decision scores, written whole or not at all (temporary file, rename)."""
-    import os
-
-    tmp = f"{path}.tmp.npz"
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    """The test clips' scores, written whole or not at all (the library's atomic_path)."""
+    with atomic_path(path) as tmp:
+        np.savez(tmp, **arrays)
 
 
 if __name__ == "__main__":
