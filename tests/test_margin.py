@@ -387,6 +387,68 @@ def test_the_best_epoch_weights_are_restored(patches, monkeypatch):
     assert not all(torch.equal(final[k], v) for k, v in states[2].items())
 
 
+def _hand_ema(raw, decay):
+    """Exponential moving averages of the recorded raw states, by hand: the first step's
+    weights, then ``avg = decay * avg + (1 - decay) * w`` (float entries only)."""
+    avg, out = None, []
+    for state in raw:
+        floats = {k: v.double() for k, v in state.items() if v.is_floating_point()}
+        avg = floats if avg is None else {k: decay * avg[k] + (1 - decay) * floats[k]
+                                          for k in floats}
+        out.append(avg)
+    return out
+
+
+@pytest.mark.parametrize("validation", [True, False])
+def test_weight_average_is_the_moving_average_of_the_steps_and_is_what_is_kept(
+        patches, monkeypatch, validation):
+    """``ema_half_life``: the fitted network is the hand-computed exponential moving
+    average of the weights after each training step (with validation: the average at the
+    best epoch, which is also what validation scored); training itself is unchanged."""
+    X, y, *_ = patches
+    raw, scored = [], []
+    record = _training.WeightAverage.on_batch_end
+
+    def spy(self, net, batch=None, training=False, **kwargs):
+        record(self, net, batch=batch, training=training, **kwargs)
+        if training:
+            raw.append({k: v.detach().clone() for k, v in net.module_.state_dict().items()})
+    monkeypatch.setattr(_training.WeightAverage, "on_batch_end", spy)
+    scripted = [0.2, 0.9, 0.5]  # epoch 2 the best, for each fit
+    monkeypatch.setattr(_training.CentroidValidation, "accuracy",
+                        lambda self, module: (scored.append(copy.deepcopy(module.state_dict())),
+                                              scripted[(len(scored) - 1) % 3])[1])
+    params = {**FAST, "epochs": 3, "validation_split": 0.2 if validation else None}
+    clf = MarginEmbeddingClassifier(ema_half_life=0.5, **params).fit(X[:48], y[:48])
+    scored_by_clf = list(scored)
+    plain = MarginEmbeddingClassifier(**params).fit(X[:48], y[:48])
+
+    steps = len(raw) // 3
+    assert steps >= 2 and len(raw) == 3 * steps
+    decay = 0.5 ** (1 / (0.5 * steps))  # a step's weight halves every half epoch
+    ema = _hand_ema(raw, decay)
+    # training followed the raw weights: the same losses as without the average
+    assert ([h["train_loss"] for h in clf.history_]
+            == [h["train_loss"] for h in plain.history_])
+    final = clf.net_.module_.state_dict()
+    if validation:
+        assert len(scored_by_clf) == 3
+        for epoch, state in enumerate(scored_by_clf):  # validation scored the average
+            for key, value in ema[(epoch + 1) * steps - 1].items():
+                torch.testing.assert_close(state[key].double(), value, rtol=1e-5, atol=1e-6)
+        expected = ema[2 * steps - 1]  # the best epoch (2)'s average
+        assert clf.best_epoch_ == 2
+    else:
+        expected = ema[-1]
+    for key, value in expected.items():
+        torch.testing.assert_close(final[key].double(), value, rtol=1e-5, atol=1e-6)
+    # ... which is not the raw network
+    raw_final = raw[2 * steps - 1] if validation else raw[-1]
+    assert not torch.allclose(final["embed.weight"], raw_final["embed.weight"], atol=1e-4)
+    assert clf.net_.callbacks_[[n for n, _ in clf.net_.callbacks_].index(
+        "weight_average")][1].average_ is None  # no second copy pickled
+
+
 def test_band_statistics_exclude_the_validation_clips(patches):
     X, y, fold, _ = patches
     X = X.copy()

@@ -7,6 +7,7 @@
 - :class:`PairBatches`: the N-pair sampler (one pair per class per batch);
 - :class:`TrainingBatches`: shuffled batches gathered on the training device, deformed swaps;
 - :class:`MarginNet`: skorch's ``NeuralNet`` with N-pair batches and mixup;
+- :class:`WeightAverage`: an exponential moving average of the weights, what is validated and kept;
 - :class:`CentroidValidation`: clip accuracy by nearest centroid per epoch, best epoch kept;
 - :class:`DivergenceCheck`: a clear error when the loss stops being finite;
 - :class:`SphereFaceAnnealing`: SphereFace's lambda schedule, one step per training batch.
@@ -37,7 +38,8 @@ from .centroid import CentroidClassifier
 
 __all__ = ["validation_mask", "reference_segments", "band_stats", "embed", "seeded_torch", "check_pairs", "PairBatches", "TrainingBatches",
            "MarginNet", "AcceleratedMarginNet", "bare_module",
-           "CentroidValidation", "DivergenceCheck", "SphereFaceAnnealing"]
+           "WeightAverage", "evaluated_module", "CentroidValidation", "DivergenceCheck",
+           "SphereFaceAnnealing"]
 
 
 # ---------------------------------------------------------------------- validation split
@@ -353,6 +355,15 @@ class TrainingBatches(torch.utils.data.IterableDataset):
     def __len__(self):
         return int(self.X.shape[0])
 
+    def steps_per_epoch(self):
+        """Training steps this process takes per epoch (the length of :meth:`batch_indices`)."""
+        if self.pair_batches is not None:
+            n = len(self.pair_batches)
+        else:
+            n = -(-len(self) // self.batch_size)
+        count = self.shard[1]
+        return (n - n % count) // count if count > 1 else n
+
     def batch_indices(self):
         """This epoch's batches (this process's share): index tensors on ``data_device``."""
         if self.pair_batches is not None:
@@ -530,6 +541,58 @@ def bare_module(module):
 
 
 # ---------------------------------------------------------------------- callbacks
+class WeightAverage(Callback):
+    """An exponential moving average of the network's weights and batch-norm statistics.
+
+    After every training step the average moves towards the current weights,
+    ``avg <- decay * avg + (1 - decay) * w``, with the decay set so that a step's weight in
+    the average halves every ``half_life`` epochs of ``steps_per_epoch`` steps:
+    ``decay = 0.5 ** (1 / (half_life * steps_per_epoch))``. The average is what
+    :class:`CentroidValidation` scores after each epoch (:func:`evaluated_module`) and what
+    the network holds when training ends (the best epoch's average, with validation).
+    Training itself is unchanged: the steps follow the raw weights. torch's
+    ``swa_utils.AveragedModel`` keeps the average (its EMA update, buffers included).
+    """
+
+    def __init__(self, half_life, steps_per_epoch):
+        self.half_life = half_life
+        self.steps_per_epoch = steps_per_epoch
+
+    @property
+    def decay(self):
+        """The per-step decay of the average."""
+        return 0.5 ** (1.0 / (float(self.half_life) * max(int(self.steps_per_epoch), 1)))
+
+    def initialize(self):
+        self.average_ = None
+        return self
+
+    def on_train_begin(self, net, **kwargs):
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        self.average_ = AveragedModel(bare_module(net.module_), use_buffers=True,
+                                      multi_avg_fn=get_ema_multi_avg_fn(self.decay))
+        self.average_.eval()  # scored only, never trained
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        if training:
+            self.average_.update_parameters(bare_module(net.module_))
+
+    def on_train_end(self, net, **kwargs):
+        if self.average_ is not None:
+            bare_module(net.module_).load_state_dict(self.average_.module.state_dict())
+        self.average_ = None  # no second copy of the weights inside the pickled model
+
+
+def evaluated_module(net):
+    """The weights that are scored and kept: the running average when a
+    :class:`WeightAverage` callback named ``weight_average`` keeps one, else the network."""
+    average = dict(getattr(net, "callbacks_", ())).get("weight_average")
+    if average is not None and getattr(average, "average_", None) is not None:
+        return average.average_.module
+    return bare_module(net.module_)
+
+
 class CentroidValidation(Callback):
     """Clip accuracy on the validation clips by nearest centroid; keeps the best epoch.
 
@@ -538,7 +601,8 @@ class CentroidValidation(Callback):
     validation segments count in a clip's mean distance (all when None). The weights of the best
     epoch are kept in memory and restored at the end; on a tie the later
     epoch wins (small validation sets saturate early, and the later
-    weights are the better trained).
+    weights are the better trained). With a :class:`WeightAverage` (listed before this
+    callback), the averaged weights are scored and kept.
     """
 
     def __init__(self, X_ref, y_ref, X_valid, y_valid, segment_mask=None):
@@ -566,7 +630,9 @@ class CentroidValidation(Callback):
         return float(np.mean(pred == self.y_valid))
 
     def on_epoch_end(self, net, **kwargs):
-        module = bare_module(net.module_)  # the same weights, without a data-parallel wrapper
+        # the averaged weights if kept (WeightAverage), else the network's, without a
+        # data-parallel wrapper
+        module = evaluated_module(net)
         acc = self.accuracy(module)
         net.history.record("valid_acc", acc)
         if acc >= self.best_acc_:

@@ -96,6 +96,13 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         training step each segment is replaced, with this probability, by the same
         segment of one of its clip's deformed versions, drawn at random. 0 trains on
         the original clips only.
+    ema_half_life : float or None, default=None
+        Average the weights over training: an exponential moving average of the
+        weights and batch-norm statistics, updated after every training step, in which
+        a step's weight halves every ``ema_half_life`` epochs (torch's
+        ``swa_utils.AveragedModel``). The per-epoch validation scores the average, and
+        the average (of the best epoch) is the fitted network. Training follows the
+        raw weights as without it. None keeps the raw weights.
     random_crop : bool, default=False
         Train on whole clips: at every step each clip gives a random window of
         one segment's length, anywhere in the clip (its segments joined in
@@ -187,7 +194,7 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
     #: What models pickled before an option existed were fitted with: they load with it
     #: (``__setstate__``), while a new estimator takes ``__init__``'s defaults.
     _BEFORE_THE_OPTION = {"silence_db": None, "deformed_share": 0.0, "mixed_precision": False,
-                          "accelerator": None}
+                          "accelerator": None, "ema_half_life": None}
 
     _parameter_constraints = {
         "loss": [StrOptions(set(LOSSES))],
@@ -206,6 +213,7 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         "level_norm": ["boolean"],
         "mixup": [Interval(numbers.Real, 0, None, closed="left")],
         "deformed_share": [Interval(numbers.Real, 0, 1, closed="both")],
+        "ema_half_life": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "random_crop": ["boolean"],
         "silence_db": [numbers.Real, None],
         "mixed_precision": ["boolean"],
@@ -219,8 +227,8 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
     def __init__(self, loss="cosface", *, margin=None, scale=None, width=0.25, embedding_dim=32,
                  epochs=100, batch_size=32, optimizer="sgd", lr=0.01, lr_schedule="cosine",
                  momentum=0.9, weight_decay=1e-4, mask_fraction=0.15, level_norm=False,
-                 mixup=0.0, deformed_share=0.5, random_crop=False, silence_db=-80.0,
-                 mixed_precision=False, validation_split=0.1, device="cpu",
+                 mixup=0.0, deformed_share=0.5, ema_half_life=None, random_crop=False,
+                 silence_db=-80.0, mixed_precision=False, validation_split=0.1, device="cpu",
                  accelerator=None, random_state=None, verbose=0):
         self.loss = loss
         self.margin = margin
@@ -238,6 +246,7 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         self.level_norm = level_norm
         self.mixup = mixup
         self.deformed_share = deformed_share
+        self.ema_half_life = ema_half_life
         self.random_crop = random_crop
         self.silence_db = silence_db
         self.mixed_precision = mixed_precision
@@ -309,7 +318,8 @@ default=None
             fit_X, fit_y, self.batch_size, device, deformed=deformed,
             clips=np.flatnonzero(~valid), share=self.deformed_share,
             whole_clips=fit_X is not seg, pair_batches=pairs, shard=shard)
-        callbacks = self._callbacks(seg, seg_y, X[valid], y_enc[valid], rng)
+        callbacks = self._callbacks(seg, seg_y, X[valid], y_enc[valid], rng,
+                                    batches.steps_per_epoch())
         net = self._build_net(X.shape[2], X.shape[3], _training.band_stats(seg, self.level_norm),
                               criterion_params, callbacks, device)
         with _training.seeded_torch(seed, device):
@@ -429,8 +439,12 @@ default=None
             return seg, seg_y, fit_X, yt.astype(np.int64)
         return seg, seg_y, seg, seg_y
 
-    def _callbacks(self, seg, seg_y, X_valid, y_valid, rng):
+    def _callbacks(self, seg, seg_y, X_valid, y_valid, rng, steps_per_epoch):
         callbacks = [("divergence_check", _training.DivergenceCheck())]
+        if self.ema_half_life is not None:
+            # before the validation: it scores the average, and restores its best epoch last
+            callbacks.append(("weight_average", _training.WeightAverage(
+                self.ema_half_life, steps_per_epoch)))
         if self.lr_schedule == "cosine":
             from skorch.callbacks import LRScheduler
 
