@@ -5,7 +5,7 @@ Usage::
     python benchmarks/bench_open_set.py --data ../shared/data/ESC-10 \
         [--unknown ../shared/data/US8K-dev] [--true-accept 0.95] [--epochs N] [--width W]
         [--deformations] [--rotations 0 1 2 3 4] [--params "{'embedding_dim': 128}"]
-        [--alternatives] [--other-class]
+        [--alternatives] [--other-class] [--outlier-exposure]
 
 Protocol (rotation ``r`` of ``n_classes // 2``): the classes ``2r`` and ``2r + 1`` (in sorted
 order) are the unknowns; fold ``r + 1`` (cycling over the folds) is the test fold. The margin
@@ -21,7 +21,10 @@ data set whose class name is none of the known ones (e.g. US8K-dev's urban sound
 Score: minus the clip's smallest mean segment distance to a class centroid
 (``score_samples``); ``--alternatives`` adds two other scores of the same embedding (the
 clip's mean embedding against the centroids, and the nearest training segment);
-``--other-class`` trains a second model with the other data set as one more class. Reported
+``--other-class`` trains a second model with the other data set as one more class;
+``--outlier-exposure`` trains one with the other data set's clips as its outlier pool
+(``fit(outliers=...)``: pushed away from every class by the loss, never a class), scored on
+the held-out classes only. Reported
 per rotation and pooled: AUROC of known against unknown, closed-set accuracy on the known test clips, accuracy at the threshold (a rejected known clip
 counts as an error), the true-accept rate reached on the test clips and the share of unknown
 clips accepted (false accepts). The same for MFCC-statistics centroids (standardised MFCC
@@ -139,6 +142,18 @@ def _with_other_class(data, patches, train, test, unknown_X, other_X, params, ar
         args.true_accept)} for name in known_s}
 
 
+def _with_outlier_exposure(data, patches, deformed, train, test, unknown_X, pool, params, args):
+    """A model trained with ``pool`` (the other data set's clips) as its outliers (outlier
+    exposure), calibrated on its own validation clips; {"held-out classes": metrics}."""
+    model = MarginEmbeddingClassifier(random_state=args.random_state, **params)
+    model.fit(patches[train], data.target[train], groups=data.fsID[train],
+              deformed=None if deformed is None else deformed[train], outliers=pool)
+    closed = model.predict(patches[test])
+    model.calibrate(patches[train[model.validation_mask_]], true_accept=args.true_accept)
+    return {"held-out classes": _metrics(model, patches[test], unknown_X, data.target[test],
+                                         closed)}
+
+
 def _rotation(r, data, patches, mfcc, deformed, other, args):
     """One rotation's metrics: {representation: {unknown set: metrics}}."""
     classes = np.unique(data.target)
@@ -181,6 +196,10 @@ def _rotation(r, data, patches, mfcc, deformed, other, args):
         for name, rows in _with_other_class(data, patches, train, test, patches[~known],
                                             sets["other data set"][0], params, args).items():
             out[f"OE {name}"] = rows
+    if args.outlier_exposure and other is not None:
+        out["emb + exposure"] = _with_outlier_exposure(
+            data, patches, deformed, train, test, patches[~known], sets["other data set"][0],
+            params, args)
     # MFCC statistics: the scaler and centroids on the model's training clips, the threshold
     # on its validation clips
     fit = train[~model.validation_mask_]
@@ -220,6 +239,9 @@ def main(argv=None):
     ap.add_argument("--other-class", action="store_true",
                     help="with --unknown: also train a model with that data set's clips as one "
                          "more class (a crude outlier exposure), tested on the held-out classes")
+    ap.add_argument("--outlier-exposure", action="store_true",
+                    help="with --unknown: also train a model with that data set's clips as "
+                         "its outlier pool (fit(outliers=...)), tested on the held-out classes")
     ap.add_argument("--deformations", action="store_true",
                     help="train with the deformed versions of the clips (the shipped recipe; "
                          "slower)")

@@ -217,12 +217,13 @@ def test_bench_open_set(bench, tiny_esc10, tiny_us8k, tmp_path, capsys):
     bench("bench_open_set").main(["--data", str(tiny_us8k[1]), "--unknown", str(padded),
                                   "--epochs", "1", "--true-accept", "0.9", "--rotations", "0",
                                   "--alternatives", "--params", "{'embedding_dim': 8}",
-                                  "--other-class"])
+                                  "--other-class", "--outlier-exposure"])
     out = capsys.readouterr().out
     for rep in ("embedding", "emb clip mean", "emb 1-NN", "MFCC stats"):
         for unknowns in ("held-out classes", "other data set"):
             assert out.count(f"{rep:<16}{unknowns}") == 2, (rep, unknowns)  # rotation, mean
     assert out.count("OE near - other") == 2 and out.count("OE nearest") == 2
+    assert out.count("emb + exposure  held-out classes") == 2
     assert "mean over 1 rotations, target true-accept 90 %" in out
     assert "nan" not in out.lower()
 

@@ -227,3 +227,21 @@ def _with_weight(loss, w, e, y):
     finally:
         del loss.weight
         loss.weight = original
+
+
+@pytest.mark.parametrize("loss_cls, s", [(CosFaceLoss, 30.0), (SoftmaxLoss, None)])
+def test_outlier_loss_is_the_cross_entropy_against_uniform(loss_cls, s):
+    """-1/N sum_i sum_j (1/C) log softmax(s_i cos theta_ij): written out in NumPy; log C for
+    an embedding equally far from every class."""
+    emb, _ = _setup(3)
+    loss = loss_cls(3, 5, scale=s).double()
+    W = loss.weight.detach().numpy()
+    z = (np.linalg.norm(emb, axis=1, keepdims=True) if s is None else s) * _cos(emb, W)
+    log_softmax = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    ref = -log_softmax.mean(axis=1).mean()
+    got = loss.outlier_loss(torch.tensor(emb, dtype=torch.float64)).item()
+    assert got == pytest.approx(ref, rel=1e-10)
+    # orthogonal to all three class weights: uniform, the minimum log 3
+    loss.weight.data = torch.eye(5, dtype=torch.float64)[:3]
+    assert loss.outlier_loss(torch.tensor([[0, 0, 0, 1.0, 2.0]], dtype=torch.float64)).item() \
+        == pytest.approx(math.log(3), rel=1e-12)

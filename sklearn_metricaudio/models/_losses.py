@@ -60,6 +60,16 @@ class MarginLoss(nn.Module):
     def cosines(self, emb):
         return F.normalize(emb, dim=1) @ F.normalize(self.weight, dim=1).T
 
+    def outlier_loss(self, emb):
+        """Outlier exposure (Hendrycks et al., 2019): the cross-entropy of the scaled
+        cosines ``s * cos(theta_j)`` against the uniform distribution over the classes,
+        ``logsumexp_j(s cos) - mean_j(s cos)``, averaged over ``emb``'s rows: smallest when
+        a sound of none of the classes is equally far from all of them."""
+        cos = self.cosines(emb).clamp(-1.0, 1.0)
+        s = emb.norm(dim=1, keepdim=True) if self.scale is None else self.scale
+        z = s * cos
+        return (torch.logsumexp(z, dim=1) - z.mean(dim=1)).mean()
+
     def forward(self, emb, y):
         cos = self.cosines(emb).clamp(-1.0, 1.0)
         y = y.long()

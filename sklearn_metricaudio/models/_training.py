@@ -326,10 +326,15 @@ class TrainingBatches(torch.utils.data.IterableDataset):
         every epoch (data-parallel training over ``count`` processes that draw the same
         permutation); trailing batches that would leave a process one batch short are
         dropped, so that every process takes the same number of steps.
+    outliers : array of shape (m, 1, n_mels, n_frames) or None
+        A pool of sounds of none of the classes (outlier exposure): ``outlier_batch`` of
+        them, drawn at random, are appended to every batch with the label -1.
+    outlier_batch : int
     """
 
     def __init__(self, X, y, batch_size, device, *, deformed=None, clips=None, share=0.0,
-                 whole_clips=False, pair_batches=None, shard=(0, 1)):
+                 whole_clips=False, pair_batches=None, shard=(0, 1), outliers=None,
+                 outlier_batch=0):
         self.shard = (int(shard[0]), int(shard[1]))
         self.batch_size, self.device = int(batch_size), torch.device(device)
         self.share, self.whole_clips = float(share), bool(whole_clips)
@@ -341,6 +346,10 @@ class TrainingBatches(torch.utils.data.IterableDataset):
         if self.device.type == "cuda" and nbytes > torch.cuda.mem_get_info(self.device)[0] / 2:
             self.data_device = torch.device("cpu")  # too large for the device: gather on the host
         self.X = to_tensor(X, self.data_device)
+        self.outliers, self.outlier_batch = None, 0
+        if outliers is not None and outlier_batch > 0:
+            self.outliers = to_tensor(outliers, self.data_device)
+            self.outlier_batch = int(outlier_batch)
         self.y = torch.as_tensor(np.asarray(y), dtype=torch.int64, device=self.data_device)
         self.deformed, self.clips = None, None
         if deformed is not None:
@@ -407,9 +416,21 @@ class TrainingBatches(torch.utils.data.IterableDataset):
             x, y = x.to(self.device), y.to(self.device)
         return x, y
 
+    def with_outliers(self, x, y):
+        """``outlier_batch`` random items of the outlier pool appended to the batch, labelled
+        -1 (the loss takes the last ``outlier_batch`` rows as outliers)."""
+        if self.outliers is None:
+            return x, y
+        draw = torch.randint(self.outliers.shape[0], (self.outlier_batch,),
+                             device=self.data_device)
+        out = self.outliers[draw].to(x.device)
+        return (torch.cat([x, out]),
+                torch.cat([y, torch.full((self.outlier_batch,), -1, dtype=y.dtype,
+                                         device=y.device)]))
+
     def __iter__(self):
         for idx in self.batch_indices():
-            yield self.gather(idx)
+            yield self.with_outliers(*self.gather(idx))
 
 
 class MarginNet(NeuralNet):
@@ -430,6 +451,18 @@ class MarginNet(NeuralNet):
     mixup_alpha = 0.0
     mixed_precision = False
     channels_last = False
+    outlier_rows = 0  # the last rows of a training batch that are outliers (label -1)
+    outlier_weight = 0.0
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """skorch's loss; in a training batch with outliers appended (its last
+        ``outlier_rows`` rows), the loss of the other rows plus ``outlier_weight`` times
+        the loss head's ``outlier_loss`` of those (outlier exposure)."""
+        k = self.outlier_rows
+        if not (training and k):
+            return super().get_loss(y_pred, y_true, X=X, training=training)
+        known = super().get_loss(y_pred[:-k], y_true[:-k], X=X, training=training)
+        return known + self.outlier_weight * self.criterion_.outlier_loss(y_pred[-k:])
 
     def initialize_module(self):
         """skorch's, then the network in the channels-last layout if asked (before an

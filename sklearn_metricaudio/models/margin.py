@@ -96,6 +96,14 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         training step each segment is replaced, with this probability, by the same
         segment of one of its clip's deformed versions, drawn at random. 0 trains on
         the original clips only.
+    outlier_weight : float, default=0.5
+        Outlier exposure, when ``fit`` gets ``outliers``: every training batch is extended
+        by a quarter of its size with segments drawn from them, and the loss adds this
+        weight times their cross-entropy against the uniform distribution over the classes
+        (Hendrycks et al., 2019; 0.5 is theirs): the network learns to keep sounds of none
+        of the classes away from all of them, which :meth:`score_samples` and
+        :meth:`calibrate` then reject. Not with ``loss="npair"``, ``mixup`` or
+        ``random_crop``.
     ema_half_life : float or None, default=None
         Average the weights over training: an exponential moving average of the
         weights and batch-norm statistics, updated after every training step, in which
@@ -194,7 +202,8 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
     #: What models pickled before an option existed were fitted with: they load with it
     #: (``__setstate__``), while a new estimator takes ``__init__``'s defaults.
     _BEFORE_THE_OPTION = {"silence_db": None, "deformed_share": 0.0, "mixed_precision": False,
-                          "accelerator": None, "ema_half_life": None}
+                          "accelerator": None, "ema_half_life": None,
+                          "outlier_weight": 0.5}
 
     _parameter_constraints = {
         "loss": [StrOptions(set(LOSSES))],
@@ -213,6 +222,7 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         "level_norm": ["boolean"],
         "mixup": [Interval(numbers.Real, 0, None, closed="left")],
         "deformed_share": [Interval(numbers.Real, 0, 1, closed="both")],
+        "outlier_weight": [Interval(numbers.Real, 0, None, closed="left")],
         "ema_half_life": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "random_crop": ["boolean"],
         "silence_db": [numbers.Real, None],
@@ -227,7 +237,8 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
     def __init__(self, loss="cosface", *, margin=None, scale=None, width=0.25, embedding_dim=32,
                  epochs=100, batch_size=32, optimizer="sgd", lr=0.01, lr_schedule="cosine",
                  momentum=0.9, weight_decay=1e-4, mask_fraction=0.15, level_norm=False,
-                 mixup=0.0, deformed_share=0.5, ema_half_life=None, random_crop=False,
+                 mixup=0.0, deformed_share=0.5, outlier_weight=0.5, ema_half_life=None,
+                 random_crop=False,
                  silence_db=-80.0, mixed_precision=False, validation_split=0.1, device="cpu",
                  accelerator=None, random_state=None, verbose=0):
         self.loss = loss
@@ -246,6 +257,7 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         self.level_norm = level_norm
         self.mixup = mixup
         self.deformed_share = deformed_share
+        self.outlier_weight = outlier_weight
         self.ema_half_life = ema_half_life
         self.random_crop = random_crop
         self.silence_db = silence_db
@@ -268,7 +280,7 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         self._criterion_params()
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, y, groups=None, deformed=None):
+    def fit(self, X, y, groups=None, deformed=None, outliers=None):
         """Train the embedding network on the clips' segments.
 
         Parameters
@@ -289,6 +301,13 @@ default=None
             :func:`~sklearn_metricaudio.augment.training_deformations`), float16 or
             memory-mapped if need be: each training segment is swapped for one of them
             with probability ``deformed_share`` at every step. Never used at prediction.
+        outliers : array-like of shape (n_outlier_clips, n_segments', n_mels, n_frames), \
+default=None
+            Log-mel patches of sounds of none of the classes (e.g. a user's "none of these"
+            recordings, cut like ``X``; any number of segments per clip), for outlier
+            exposure (``outlier_weight``). Their silent segments are left out. They enter no
+            centroid, no validation and not ``classes_``. Routed by metadata routing
+            (``set_fit_request(outliers=True)``).
 
         Returns
         -------
@@ -309,6 +328,7 @@ default=None
         valid = _training.validation_mask(y_enc, self.validation_split, groups,
                                           rng.randint(2 ** 31 - 1))
         deformed = self._check_deformed(deformed, X)
+        outliers = self._check_outliers(outliers, X)
         seg, seg_y, fit_X, fit_y = self._training_arrays(X, y_enc, ~valid)
         pairs = None
         if self.loss == "npair":
@@ -317,11 +337,14 @@ default=None
         batches = _training.TrainingBatches(
             fit_X, fit_y, self.batch_size, device, deformed=deformed,
             clips=np.flatnonzero(~valid), share=self.deformed_share,
-            whole_clips=fit_X is not seg, pair_batches=pairs, shard=shard)
+            whole_clips=fit_X is not seg, pair_batches=pairs, shard=shard,
+            outliers=outliers, outlier_batch=self._outlier_rows(outliers))
         callbacks = self._callbacks(seg, seg_y, X[valid], y_enc[valid], rng,
                                     batches.steps_per_epoch())
         net = self._build_net(X.shape[2], X.shape[3], _training.band_stats(seg, self.level_norm),
                               criterion_params, callbacks, device)
+        net.outlier_rows = self._outlier_rows(outliers)
+        net.outlier_weight = float(self.outlier_weight)
         with _training.seeded_torch(seed, device):
             net.fit(batches)
         self._finish(net, X[~valid], seg, seg_y, valid)
@@ -402,6 +425,36 @@ default=None
             raise ValueError(f"deformed must hold floating-point log-mel values, got dtype "
                              f"{deformed.dtype}")
         return deformed
+
+    def _outlier_rows(self, outliers):
+        """Outlier segments appended to each training batch: a quarter of the batch."""
+        return 0 if outliers is None else max(1, self.batch_size // 4)
+
+    def _check_outliers(self, outliers, X):
+        """The outlier pool as (m, 1, n_mels, n_frames) float32 sounding segments, or None."""
+        if outliers is None:
+            return None
+        for option, off in (("loss", self.loss != "npair"), ("mixup", self.mixup == 0),
+                            ("random_crop", not self.random_crop)):
+            if not off:
+                raise ValueError(f"outliers (outlier exposure) cannot be used with "
+                                 f"{option}={getattr(self, option)!r}")
+        outliers = np.asarray(outliers, dtype=np.float32)
+        if outliers.ndim == 3:
+            outliers = outliers[:, None]
+        if outliers.ndim != 4 or outliers.shape[2:] != X.shape[2:] or outliers.shape[0] < 1:
+            raise ValueError(
+                f"outliers must hold log-mel patches cut like X, of shape (n_outlier_clips, "
+                f"n_segments, {X.shape[2]}, {X.shape[3]}), got shape {outliers.shape}")
+        if not np.isfinite(outliers).all():
+            raise ValueError("outliers holds NaN or infinite values")
+        seg = outliers.reshape(-1, 1, *X.shape[2:])
+        if self.silence_db is not None:
+            seg = seg[seg.max(axis=(1, 2, 3)) > self.silence_db]
+            if seg.shape[0] == 0:
+                raise ValueError(f"every segment of outliers is silent (below silence_db="
+                                 f"{self.silence_db} dB): nothing to expose the network to")
+        return np.ascontiguousarray(seg)
 
     def _criterion_params(self):
         """``criterion__*`` settings: the margin and scale set, checked against the loss."""
