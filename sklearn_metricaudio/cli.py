@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import inspect
 import sys
 import time
 from pathlib import Path
@@ -261,7 +262,7 @@ def _check_model_out(path):
 
 
 def cmd_fit(args):
-    from .datasets import load_dataset
+    from .datasets import audio_files, load_dataset
     from .deploy import save_model
     from .evaluation import fit_pipeline, paper_models
 
@@ -277,7 +278,16 @@ def cmd_fit(args):
           f"{list(data.target_names)}", flush=True)
     cache = None if args.no_cache else _data_home(args.data_home) / "features"
     t0 = time.perf_counter()
-    pipe = fit_pipeline(model, data, cache_dir=cache, n_jobs=args.n_jobs)
+    outliers = None
+    if args.outliers:
+        with _checking_input():
+            if "outliers" not in inspect.signature(model.estimator.fit).parameters:
+                raise ValueError(f"--outliers: the {model.title} model does not train with "
+                                 "outlier sounds; only the metric (margin) models do")
+            outliers = audio_files(args.outliers)
+        print(f"outlier exposure: {len(outliers)} files of other sounds in {args.outliers}",
+              flush=True)
+    pipe = fit_pipeline(model, data, outliers=outliers, cache_dir=cache, n_jobs=args.n_jobs)
     print(f"{model.title}: trained on every clip in {pipe.fit_seconds_:.0f} s "
           f"({time.perf_counter() - t0:.0f} s with the features)", flush=True)
     save_model(pipe, out)
@@ -523,6 +533,10 @@ def build_parser():
     f.add_argument("--epochs", type=int, default=None, help="margin model: training epochs")
     f.add_argument("--width", type=float, default=None, help="margin model: MobileNet width")
     f.add_argument("--device", default=None, help="margin model: torch device (default auto)")
+    f.add_argument("--outliers", default=None,
+                   help="metric model: a folder of recordings of none of the classes (any "
+                        "depth); the network learns to keep such sounds away from every class "
+                        "(outlier exposure), for rejecting unknown sounds")
     f.add_argument("--no-cache", action="store_true", help="do not cache features on disk")
     f.add_argument("--n-jobs", type=int, default=2, help="parallel decoders")
     f.add_argument("--random-state", type=int, default=0)

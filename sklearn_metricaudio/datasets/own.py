@@ -21,7 +21,7 @@ import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.utils import Bunch
 
-__all__ = ["load_folder", "load_manifest"]
+__all__ = ["load_folder", "load_manifest", "audio_files"]
 
 #: Extensions of the audio files a class folder may hold (compared case-insensitively).
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
@@ -64,6 +64,43 @@ def walk_files(folder):
             if not f.startswith("."):
                 found.append(f if rel == "." else Path(rel, f).as_posix())
     return sorted(found)
+
+
+def audio_files(root):
+    """The audio files under ``root`` (any depth), sorted: unlabelled recordings, e.g. the
+    "none of these" sounds a metric model is trained to keep away from its classes
+    (``MarginEmbeddingClassifier.fit(outliers=...)``).
+
+    Parameters
+    ----------
+    root : str or path-like
+        A folder; files ending in :data:`AUDIO_EXTENSIONS` (any case) count, hidden files
+        and folders do not.
+
+    Returns
+    -------
+    list of str
+        Absolute paths.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> (root / "street").mkdir()
+    >>> for name in ("street/a.wav", "b.FLAC", "notes.txt"):
+    ...     _ = (root / name).write_bytes(b"")
+    >>> [pathlib.Path(f).name for f in audio_files(root)]
+    ['b.FLAC', 'a.wav']
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise NotADirectoryError(f"'{root}' is not a folder of audio files")
+    found = [str((root / rel).resolve()) for rel in walk_files(root)
+             if is_audio_name(Path(rel).name)
+             and not set(Path(rel).parts) & _SKIPPED_DIRS]
+    if not found:
+        raise ValueError(f"'{root}' holds no audio file (expected names ending in {_EXT_TEXT})")
+    return found
 
 
 def class_folders(root):

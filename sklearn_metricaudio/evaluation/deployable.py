@@ -15,7 +15,8 @@ from .protocol import compute_features, feature_pipeline, model_inputs
 __all__ = ["fit_pipeline"]
 
 
-def fit_pipeline(model, data, *, sr=22050, cache_dir=None, n_jobs=None, progress=True):
+def fit_pipeline(model, data, *, outliers=None, sr=22050, cache_dir=None, n_jobs=None,
+                 progress=True):
     """Train ``model`` on every clip of ``data``; return the pipeline from files to labels.
 
     The estimator is trained exactly as each fold of :func:`evaluate_models` trains it: on
@@ -37,6 +38,12 @@ def fit_pipeline(model, data, *, sr=22050, cache_dir=None, n_jobs=None, progress
         A loaded data set (:func:`~sklearn_metricaudio.datasets.load_dataset`):
         ``filenames``, ``target``, ``target_names``, ``clip_seconds`` and, where it has
         them, ``fsID``.
+    outliers : sequence of str or None, default=None
+        Audio files of sounds of none of the classes (e.g.
+        :func:`~sklearn_metricaudio.datasets.audio_files` of a folder): read by the same
+        front end and given to the metric model's ``fit(outliers=...)`` (outlier exposure:
+        the network learns to keep such sounds away from every class). Only for a model
+        whose estimator takes them (the margin models).
     sr : int, default=22050
         The rate the front end resamples to (that of the model's deformations).
     cache_dir, n_jobs, progress
@@ -64,6 +71,12 @@ def fit_pipeline(model, data, *, sr=22050, cache_dir=None, n_jobs=None, progress
     """
     from sklearn.base import clone
 
+    pool = {}
+    if outliers is not None:
+        pool = clip_fit_params(model.estimator, {"outliers": np.zeros(0)})
+        if not pool:
+            raise ValueError(f"outliers: the {model.title} model does not train with outlier "
+                             "sounds; only the metric (margin) models do")
     duration, segment = model_inputs(model, float(data.get("clip_seconds") or 4.0))
     features = compute_features([model.kind], data, duration=duration, sr=sr,
                                 cache_dir=cache_dir, n_jobs=n_jobs,
@@ -76,6 +89,13 @@ def fit_pipeline(model, data, *, sr=22050, cache_dir=None, n_jobs=None, progress
     fit_params = clip_fit_params(est, {
         "groups": None if groups is None else np.asarray(groups),
         "deformed": features.get("deformed")})
+    if outliers is not None:
+        reader = feature_pipeline(model.kind, sr=sr, duration=duration, n_jobs=n_jobs,
+                                  segment_seconds=segment)
+        for _, step in reader.steps:
+            step.fit()
+        X_out = reader.transform(list(outliers))
+        fit_params.update({k: X_out for k in pool})
     t0 = time.perf_counter()
     est.fit(features.X, y, **fit_params)
     seconds = time.perf_counter() - t0
