@@ -238,9 +238,9 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
                  epochs=100, batch_size=32, optimizer="sgd", lr=0.01, lr_schedule="cosine",
                  momentum=0.9, weight_decay=1e-4, mask_fraction=0.15, level_norm=False,
                  mixup=0.0, deformed_share=0.5, outlier_weight=0.5, ema_half_life=None,
-                 random_crop=False,
-                 silence_db=-80.0, mixed_precision=False, validation_split=0.1, device="cpu",
-                 accelerator=None, random_state=None, verbose=0):
+                 random_crop=False, silence_db=-80.0, mixed_precision=False,
+                 validation_split=0.1, device="cpu", accelerator=None, random_state=None,
+                 verbose=0):
         self.loss = loss
         self.margin = margin
         self.scale = scale
