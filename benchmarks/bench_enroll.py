@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/bench_enroll.py --esc10 ../shared/data/ESC-10 \
         [--us8k ../shared/data/US8K-dev] [--shots 1 5] [--draws 20] [--epochs N] [--width W]
-        [--no-deformations]
+        [--no-deformations] [--params "{'ema_half_life': 10}"]
 
 Three tasks (the second and third only with ``--us8k``):
 
@@ -40,6 +40,7 @@ Prints one row per task, shots and representation, and the time to train each em
 from __future__ import annotations
 
 import argparse
+import ast
 import time
 
 import numpy as np
@@ -115,8 +116,11 @@ def main(argv=None):
     ap.add_argument("--width", type=float, default=None)
     ap.add_argument("--no-deformations", action="store_true",
                     help="train the embedding on the original clips only")
+    ap.add_argument("--params", type=ast.literal_eval, default={},
+                    help="other MarginEmbeddingClassifier settings, a dict literal")
     args = ap.parse_args(argv)
     params = {k: v for k, v in (("epochs", args.epochs), ("width", args.width)) if v is not None}
+    params.update(args.params)
 
     deform = not args.no_deformations
     sets = {"ESC-10": _features(args.esc10, deform)}

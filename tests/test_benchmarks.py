@@ -195,7 +195,8 @@ def test_bench_real_runs_every_set_it_is_given(bench, tiny_esc10, tiny_us8k, cap
 def test_bench_enroll(bench, tiny_esc10, tiny_us8k, capsys):
     # the roles swapped: the 8-class synthetic set is split in halves, the 3-class one enrolled
     bench("bench_enroll").main(["--esc10", str(tiny_us8k[1]), "--us8k", str(tiny_esc10),
-                                "--epochs", "1", "--draws", "2", "--shots", "1"])
+                                "--epochs", "1", "--draws", "2", "--shots", "1",
+                                "--params", "{'embedding_dim': 8}"])
     out = capsys.readouterr().out
     for task in ("ESC-10 4/4", "ESC-10 -> US8K", "US8K -> ESC-10"):
         assert out.count(task) >= 5, task   # embedding, CL2N, clip mean, MFCC stats, joined
