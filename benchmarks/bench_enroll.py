@@ -32,7 +32,8 @@ mean (and standard deviation) over ``draws`` draws. Representations compared:
 - ``joined: emb + MFCC``: one vector per clip, the embedding's clip mean and the mean of the
   clip's standardised MFCC statistics, each L2-normalised, side by side: its cosine to a
   centroid is the mean of the two representations' cosines (one representation that joins
-  the embedding with MFCC statistics).
+  the embedding with MFCC statistics; the library's :class:`ClipMean` on each, as the
+  ``FeatureUnion`` in its docstring computes it).
 
 Prints one row per task, shots and representation, and the time to train each embedding.
 """
@@ -44,9 +45,7 @@ import ast
 import time
 
 import numpy as np
-from sklearn.preprocessing import StandardScaler
-
-from sklearn_metricaudio import MarginEmbeddingClassifier
+from sklearn_metricaudio import ClipMean, MarginEmbeddingClassifier
 from sklearn_metricaudio.augment import training_deformations
 from sklearn_metricaudio.datasets import load_dataset
 from sklearn_metricaudio.evaluation import compute_features, enrolled_accuracy, enrollment_draws
@@ -61,8 +60,9 @@ def _features(path, deform):
     return data, f["logmel"].X, f["mfcc"].X, f["logmel"].get("deformed")
 
 
-def _representations(model, patches, mfcc, scaler):
-    """Name -> (segments array, segment mask or None) for one data set's clips."""
+def _representations(model, patches, mfcc, mfcc_mean):
+    """Name -> (segments array, segment mask or None) for one data set's clips
+    (``mfcc_mean``: a ClipMean(rows="standard") fitted on the training clips)."""
     emb = model.transform(patches)  # silent segments NaN: missing, as the model decides
     unit = _unit(emb)
     clip_mean = np.nanmean(unit, axis=1)
@@ -70,9 +70,9 @@ def _representations(model, patches, mfcc, scaler):
     # centroid sums), then L2-normalised (the cosine distance normalises)
     centre = model.centroid_.sums_.sum(0) / model.centroid_.counts_.sum()
     d = mfcc.shape[-1]
-    stats = scaler.transform(mfcc.reshape(-1, d)).reshape(mfcc.shape)
-    stats_mean = stats.mean(axis=1)
-    joined = np.hstack([_unit(clip_mean), _unit(stats_mean)]) / np.sqrt(2)
+    stats = mfcc_mean.scaler_.transform(mfcc.reshape(-1, d)).reshape(mfcc.shape)
+    # the library's ClipMean, as a FeatureUnion of the two front ends would compute it
+    joined = np.hstack([ClipMean().fit_transform(emb), mfcc_mean.transform(mfcc)])
     return {"embedding": (emb, None), "embedding, CL2N": (unit - centre, None),
             "embedding, clip mean": (clip_mean[:, None], None), "MFCC stats": (stats, None),
             "joined: emb + MFCC": (joined[:, None], None)}
@@ -98,9 +98,7 @@ def _train(data, patches, mfcc, deformed, idx, params, seed):
     model = MarginEmbeddingClassifier(random_state=seed, **params)
     model.fit(patches[idx], data.target[idx], groups=data.fsID[idx],
               deformed=None if deformed is None else deformed[idx])
-    d = mfcc.shape[-1]
-    scaler = StandardScaler().fit(mfcc[idx].reshape(-1, d))
-    return model, scaler, time.perf_counter() - t0
+    return model, ClipMean(rows="standard").fit(mfcc[idx]), time.perf_counter() - t0
 
 
 def main(argv=None):
@@ -140,9 +138,9 @@ def main(argv=None):
 
     print(f"{'task':<26}{'shots':>6}  {'representation':<22}{'N-way acc. %':>16}")
     for title, src, idx, dst, new in tasks:
-        model, scaler, t_fit = _train(*sets[src], idx, params, args.random_state)
+        model, mfcc_mean, t_fit = _train(*sets[src], idx, params, args.random_state)
         d_data, d_patches, d_mfcc, _ = sets[dst]
-        reps = _representations(model, d_patches, d_mfcc, scaler)
+        reps = _representations(model, d_patches, d_mfcc, mfcc_mean)
         for shots in args.shots:
             scores = _score(reps, d_data, new, shots, args.draws, args.random_state)
             for name, s in scores.items():

@@ -8,7 +8,7 @@ from .augment import (BackgroundNoise, DynamicRangeCompression, MetricAugmentati
                       PitchShift, TimeStretch)
 from .datasets import (load_esc50, load_folder, load_manifest, load_urbansound8k,
                        make_urban_sounds, predefined_fold_cv, urbansound8k_cv)
-from .features import AudioLoader, INSTransformer, LogMelPatches, MFCCStats
+from .features import AudioLoader, ClipMean, INSTransformer, LogMelPatches, MFCCStats
 from .models import (CentroidClassifier, GaussianMixtureClassifier, MarginEmbeddingClassifier,
                      SegmentAggregateClassifier)
 
@@ -19,6 +19,7 @@ __all__ = [
     "MFCCStats",
     "LogMelPatches",
     "INSTransformer",
+    "ClipMean",
     "GaussianMixtureClassifier",
     "SegmentAggregateClassifier",
     "MarginEmbeddingClassifier",
