@@ -753,12 +753,12 @@ def test_outlier_exposure_step_adds_the_weighted_uniform_loss_of_the_appended_ou
 def test_outlier_exposure_keeps_sounds_like_the_pool_away_from_every_class(seed,
                                                                           record_property):
     """Two known classes (bands 0-7, 8-15); the pool and the unknown test clips are of a
-    third kind (bands 24-31). With outlier exposure every unknown clip is farther from the
-    centroids than every known test clip, and the unknowns' median distance (relative to the
-    known clips') grows over twice what the same training without the pool gives. Over 6
-    seeds x ATen default and avx2 (one thread): relative distance 250-7700 with the pool,
-    1.2-160 without; the unknowns all beyond the known clips with the pool, in 7 of 12
-    without."""
+    third kind (bands 24-31). With outlier exposure the unknowns' median distance to the
+    centroids, relative to the known test clips', grows well beyond what the same training
+    without the pool gives, and they are told apart from the known clips (AUROC). Over 6
+    seeds x ATen default, avx2 and AVX-512 (one thread) and two threads: relative distance
+    250-7700 with the pool, 1.2-300 without, at least 2.4 times more with the pool for every
+    seed; AUROC 0.958-1.0 with the pool, 0.62-1.0 without."""
     from sklearn.metrics import roc_auc_score
 
     rng = np.random.default_rng(seed)
@@ -779,8 +779,8 @@ def test_outlier_exposure_keeps_sounds_like_the_pool_away_from_every_class(seed,
     auroc = roc_auc_score(np.r_[np.ones(len(Xt)), np.zeros(len(unknown))],
                           np.r_[-known_d, -unknown_d])
     record_property("exposed_auroc", auroc)
-    assert auroc == 1.0
-    assert relative["exposed"] > 2 * relative["plain"]
+    assert auroc >= 0.9
+    assert relative["exposed"] > 1.5 * relative["plain"]
 
 
 def test_outliers_are_checked():
