@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/bench_enroll.py --esc10 ../shared/data/ESC-10 \
         [--us8k ../shared/data/US8K-dev] [--shots 1 5] [--draws 20] [--epochs N] [--width W]
-        [--no-deformations] [--params "{'ema_half_life': 10}"]
+        [--no-deformations] [--params "{'weight_averaging': 0.1}"]
 
 Three tasks (the second and third only with ``--us8k``):
 

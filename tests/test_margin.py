@@ -402,7 +402,7 @@ def _hand_ema(raw, decay):
 @pytest.mark.parametrize("validation", [True, False])
 def test_weight_average_is_the_moving_average_of_the_steps_and_is_what_is_kept(
         patches, monkeypatch, validation):
-    """``ema_half_life``: the fitted network is the hand-computed exponential moving
+    """``weight_averaging``: the fitted network is the hand-computed exponential moving
     average of the weights after each training step (with validation: the average at the
     best epoch, which is also what validation scored); training itself is unchanged."""
     X, y, *_ = patches
@@ -419,7 +419,8 @@ def test_weight_average_is_the_moving_average_of_the_steps_and_is_what_is_kept(
                         lambda self, module: (scored.append(copy.deepcopy(module.state_dict())),
                                               scripted[(len(scored) - 1) % 3])[1])
     params = {**FAST, "epochs": 3, "validation_split": 0.2 if validation else None}
-    clf = MarginEmbeddingClassifier(ema_half_life=0.5, **params).fit(X[:48], y[:48])
+    # a half-life of 0.5 / 3 of the 3 epochs: half an epoch
+    clf = MarginEmbeddingClassifier(weight_averaging=0.5 / 3, **params).fit(X[:48], y[:48])
     scored_by_clf = list(scored)
     plain = MarginEmbeddingClassifier(**params).fit(X[:48], y[:48])
 

@@ -104,13 +104,15 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         of the classes away from all of them, which :meth:`score_samples` and
         :meth:`calibrate` then reject. Not with ``loss="npair"``, ``mixup`` or
         ``random_crop``.
-    ema_half_life : float or None, default=None
+    weight_averaging : float in (0, 1] or None, default=None
         Average the weights over training: an exponential moving average of the
-        weights and batch-norm statistics, updated after every training step, in which
-        a step's weight halves every ``ema_half_life`` epochs (torch's
-        ``swa_utils.AveragedModel``). The per-epoch validation scores the average, and
-        the average (of the best epoch) is the fitted network. Training follows the
-        raw weights as without it. None keeps the raw weights.
+        weights and batch-norm statistics, updated after every training step (torch's
+        ``swa_utils.AveragedModel``), in which a step's weight halves every
+        ``weight_averaging * epochs`` epochs (0.1 of 100 epochs: every 10 epochs), so
+        that the average spans the same share of a short or a long training. The
+        per-epoch validation scores the average, and the average (of the best epoch) is
+        the fitted network; training itself follows the raw weights as without it. None
+        keeps the raw weights.
     random_crop : bool, default=False
         Train on whole clips: at every step each clip gives a random window of
         one segment's length, anywhere in the clip (its segments joined in
@@ -202,7 +204,7 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
     #: What models pickled before an option existed were fitted with: they load with it
     #: (``__setstate__``), while a new estimator takes ``__init__``'s defaults.
     _BEFORE_THE_OPTION = {"silence_db": None, "deformed_share": 0.0, "mixed_precision": False,
-                          "accelerator": None, "ema_half_life": None,
+                          "accelerator": None, "weight_averaging": None,
                           "outlier_weight": 0.5}
 
     _parameter_constraints = {
@@ -223,7 +225,7 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         "mixup": [Interval(numbers.Real, 0, None, closed="left")],
         "deformed_share": [Interval(numbers.Real, 0, 1, closed="both")],
         "outlier_weight": [Interval(numbers.Real, 0, None, closed="left")],
-        "ema_half_life": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "weight_averaging": [Interval(numbers.Real, 0, 1, closed="right"), None],
         "random_crop": ["boolean"],
         "silence_db": [numbers.Real, None],
         "mixed_precision": ["boolean"],
@@ -237,7 +239,7 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
     def __init__(self, loss="cosface", *, margin=None, scale=None, width=0.25, embedding_dim=32,
                  epochs=100, batch_size=32, optimizer="sgd", lr=0.01, lr_schedule="cosine",
                  momentum=0.9, weight_decay=1e-4, mask_fraction=0.15, level_norm=False,
-                 mixup=0.0, deformed_share=0.5, outlier_weight=0.5, ema_half_life=None,
+                 mixup=0.0, deformed_share=0.5, outlier_weight=0.5, weight_averaging=None,
                  random_crop=False, silence_db=-80.0, mixed_precision=False,
                  validation_split=0.1, device="cpu", accelerator=None, random_state=None,
                  verbose=0):
@@ -258,7 +260,7 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         self.mixup = mixup
         self.deformed_share = deformed_share
         self.outlier_weight = outlier_weight
-        self.ema_half_life = ema_half_life
+        self.weight_averaging = weight_averaging
         self.random_crop = random_crop
         self.silence_db = silence_db
         self.mixed_precision = mixed_precision
@@ -494,10 +496,10 @@ default=None
 
     def _callbacks(self, seg, seg_y, X_valid, y_valid, rng, steps_per_epoch):
         callbacks = [("divergence_check", _training.DivergenceCheck())]
-        if self.ema_half_life is not None:
+        if self.weight_averaging is not None:
             # before the validation: it scores the average, and restores its best epoch last
             callbacks.append(("weight_average", _training.WeightAverage(
-                self.ema_half_life, steps_per_epoch)))
+                self.weight_averaging * self.epochs, steps_per_epoch)))
         if self.lr_schedule == "cosine":
             from skorch.callbacks import LRScheduler
 
