@@ -422,7 +422,7 @@ def test_weight_average_is_the_moving_average_of_the_steps_and_is_what_is_kept(
     # a half-life of 0.5 / 3 of the 3 epochs: half an epoch
     clf = MarginEmbeddingClassifier(weight_averaging=0.5 / 3, **params).fit(X[:48], y[:48])
     scored_by_clf = list(scored)
-    plain = MarginEmbeddingClassifier(**params).fit(X[:48], y[:48])
+    plain = MarginEmbeddingClassifier(weight_averaging=None, **params).fit(X[:48], y[:48])
 
     steps = len(raw) // 3
     assert steps >= 2 and len(raw) == 3 * steps

@@ -27,17 +27,18 @@ PAPER_MODELS = ("gmm", "svm", "cosface")
 #: deformed versions of the clips (:func:`~sklearn_metricaudio.augment.training_deformations`)
 #: and the log-mel segment they read. ``"default"``: the estimator's own defaults, with
 #: deformations, 1-s segments; ``"fast"``: half the steps at the earlier constant learning
-#: rate and no deformations, for a CPU in a hurry (the demo); ``"paper"``: the first paper's
-#: recipe for its tables (section 4: SGD at 0.005, batches of 32, 20 epochs, the epoch of
-#: best validation accuracy kept; 5-s inputs, clips repeated to fill them; ``--model
-#: softmax`` is its "Modified Softmax"; MobileNet at its full width, several times the
-#: default's training time on a CPU). Their measured accuracy is in benchmarks/RESULTS.md.
+#: rate, no deformations and no weight averaging, for a CPU in a hurry (the demo);
+#: ``"paper"``: the first paper's recipe for its tables (section 4: SGD at 0.005, batches of
+#: 32, 20 epochs, the epoch of best validation accuracy kept, no weight averaging; 5-s inputs,
+#: clips repeated to fill them; ``--model softmax`` is its "Modified Softmax"; MobileNet at its
+#: full width, several times the default's training time on a CPU). Their measured accuracy is
+#: in benchmarks/RESULTS.md.
 MARGIN_PRESETS = {
     "default": Bunch(params={}, deformations=True, segment_seconds=1.0),
-    "fast": Bunch(params=dict(epochs=30, lr=0.005, lr_schedule="constant"), deformations=False,
-                  segment_seconds=1.0),
+    "fast": Bunch(params=dict(epochs=30, lr=0.005, lr_schedule="constant",
+                              weight_averaging=None), deformations=False, segment_seconds=1.0),
     "paper": Bunch(params=dict(epochs=20, lr=0.005, lr_schedule="constant", batch_size=32,
-                               width=1.0),
+                               width=1.0, weight_averaging=None),
                    deformations=False, segment_seconds=5.0),
 }
 #: Balanced accuracies the paper reports (Tables I-III), in %.

@@ -104,7 +104,7 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         of the classes away from all of them, which :meth:`score_samples` and
         :meth:`calibrate` then reject. Not with ``loss="npair"``, ``mixup`` or
         ``random_crop``.
-    weight_averaging : float in (0, 1] or None, default=None
+    weight_averaging : float in (0, 1] or None, default=0.1
         Average the weights over training: an exponential moving average of the
         weights and batch-norm statistics, updated after every training step (torch's
         ``swa_utils.AveragedModel``), in which a step's weight halves every
@@ -112,7 +112,10 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         that the average spans the same share of a short or a long training. The
         per-epoch validation scores the average, and the average (of the best epoch) is
         the fitted network; training itself follows the raw weights as without it. None
-        keeps the raw weights.
+        keeps the raw weights. At 0.1 the two real sets, two seeds each, were never
+        worse than without and better in three of the four runs (benchmarks/RESULTS.md,
+        issue 24: ESC-10 86.5 / 87.0 % against 85.8 / 87.0 %, US8K-dev 57.1 / 54.6 %
+        against 55.1 / 54.5 %, seeds 0 / 1).
     random_crop : bool, default=False
         Train on whole clips: at every step each clip gives a random window of
         one segment's length, anywhere in the clip (its segments joined in
@@ -239,7 +242,7 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
     def __init__(self, loss="cosface", *, margin=None, scale=None, width=0.25, embedding_dim=32,
                  epochs=100, batch_size=32, optimizer="sgd", lr=0.01, lr_schedule="cosine",
                  momentum=0.9, weight_decay=1e-4, mask_fraction=0.15, level_norm=False,
-                 mixup=0.0, deformed_share=0.5, outlier_weight=0.5, weight_averaging=None,
+                 mixup=0.0, deformed_share=0.5, outlier_weight=0.5, weight_averaging=0.1,
                  random_crop=False, silence_db=-80.0, mixed_precision=False,
                  validation_split=0.1, device="cpu", accelerator=None, random_state=None,
                  verbose=0):
