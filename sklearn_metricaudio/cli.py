@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import inspect
 import sys
 import time
 from pathlib import Path
@@ -264,7 +263,7 @@ def _check_model_out(path):
 def cmd_fit(args):
     from .datasets import audio_files, load_dataset
     from .deploy import save_model
-    from .evaluation import fit_pipeline, paper_models
+    from .evaluation import fit_pipeline, outlier_fit_params, paper_models
 
     with _checking_input():
         out = _check_model_out(args.out)
@@ -281,9 +280,7 @@ def cmd_fit(args):
     outliers = None
     if args.outliers:
         with _checking_input():
-            if "outliers" not in inspect.signature(model.estimator.fit).parameters:
-                raise ValueError(f"--outliers: the {model.title} model does not train with "
-                                 "outlier sounds; only the metric (margin) models do")
+            outlier_fit_params(model)   # refused before any work for a model without
             outliers = audio_files(args.outliers)
         print(f"outlier exposure: {len(outliers)} files of other sounds in {args.outliers}",
               flush=True)

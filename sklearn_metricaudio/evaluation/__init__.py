@@ -2,7 +2,7 @@
 
 from .ins_report import format_ins_table, ins_by_class, plot_ins
 from .augmentation import deformed_features
-from .deployable import fit_pipeline
+from .deployable import fit_pipeline, outlier_fit_params
 from .enrollment import enrolled_accuracy, enrollment_draws
 from .models import (MARGIN_PRESETS, MODEL_NAMES, PAPER_BALANCED_ACCURACY, paper_baselines,
                      paper_models)
@@ -18,4 +18,4 @@ __all__ = ["evaluate_folds", "compute_features", "compute_model_features", "inpu
            "save_roc_png", "check_figures", "format_ins_table", "plot_ins", "ins_by_class",
            "MODEL_NAMES", "PAPER_BALANCED_ACCURACY", "FEATURE_TITLES", "MARGIN_PRESETS",
            "deformed_features", "model_deformations", "enrollment_draws",
-           "enrolled_accuracy", "fit_pipeline"]
+           "enrolled_accuracy", "fit_pipeline", "outlier_fit_params"]

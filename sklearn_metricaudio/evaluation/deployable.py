@@ -12,7 +12,25 @@ from sklearn.pipeline import Pipeline
 from .._routing import clip_fit_params
 from .protocol import compute_features, feature_pipeline, model_inputs
 
-__all__ = ["fit_pipeline"]
+__all__ = ["fit_pipeline", "outlier_fit_params"]
+
+
+def outlier_fit_params(model):
+    """The ``fit`` keyword(s) through which ``model``'s estimator takes outlier sounds
+    (``{"outliers"}`` for the margin models); a ValueError naming the model for one that
+    takes none (the MFCC baselines).
+
+    Examples
+    --------
+    >>> from sklearn_metricaudio.evaluation import outlier_fit_params, paper_models
+    >>> outlier_fit_params(paper_models("cosface")["cosface"])
+    {'outliers'}
+    """
+    keys = set(clip_fit_params(model.estimator, {"outliers": np.zeros(0)}))
+    if not keys:
+        raise ValueError(f"outliers: the {model.title} model does not train with outlier "
+                         "sounds; only the metric (margin) models do")
+    return keys
 
 
 def fit_pipeline(model, data, *, outliers=None, sr=22050, cache_dir=None, n_jobs=None,
@@ -71,12 +89,7 @@ def fit_pipeline(model, data, *, outliers=None, sr=22050, cache_dir=None, n_jobs
     """
     from sklearn.base import clone
 
-    pool = {}
-    if outliers is not None:
-        pool = clip_fit_params(model.estimator, {"outliers": np.zeros(0)})
-        if not pool:
-            raise ValueError(f"outliers: the {model.title} model does not train with outlier "
-                             "sounds; only the metric (margin) models do")
+    pool = {} if outliers is None else outlier_fit_params(model)
     duration, segment = model_inputs(model, float(data.get("clip_seconds") or 4.0))
     features = compute_features([model.kind], data, duration=duration, sr=sr,
                                 cache_dir=cache_dir, n_jobs=n_jobs,
@@ -89,20 +102,16 @@ def fit_pipeline(model, data, *, outliers=None, sr=22050, cache_dir=None, n_jobs
     fit_params = clip_fit_params(est, {
         "groups": None if groups is None else np.asarray(groups),
         "deformed": features.get("deformed")})
-    if outliers is not None:
-        reader = feature_pipeline(model.kind, sr=sr, duration=duration, n_jobs=n_jobs,
-                                  segment_seconds=segment)
-        for _, step in reader.steps:
-            step.fit()
-        X_out = reader.transform(list(outliers))
-        fit_params.update({k: X_out for k in pool})
-    t0 = time.perf_counter()
-    est.fit(features.X, y, **fit_params)
-    seconds = time.perf_counter() - t0
     front = feature_pipeline(model.kind, sr=sr, duration=duration, n_jobs=n_jobs,
                              segment_seconds=segment)
     for _, step in front.steps:  # stateless: fitted on nothing, as their checks require
         step.fit()
+    if pool:  # the outlier sounds through the front end the pipeline will carry
+        X_out = front.transform(list(outliers))
+        fit_params.update({key: X_out for key in pool})
+    t0 = time.perf_counter()
+    est.fit(features.X, y, **fit_params)
+    seconds = time.perf_counter() - t0
     pipe = Pipeline(front.steps + [(type(est).__name__.lower(), est)])
     pipe.fit_seconds_ = seconds
     return pipe

@@ -122,8 +122,8 @@ class ClipMean(TransformerMixin, BaseEstimator):
             Z = self.scaler_.transform(X.reshape(-1, X.shape[-1])).reshape(X.shape)
         else:
             Z = _unit(X)
-        Z = np.where(present[..., None], Z, 0.0)
-        return _unit(Z.sum(axis=1) / present.sum(axis=1, keepdims=True))
+        # the sum has the mean's direction: no division by the count before the norm
+        return _unit(np.where(present[..., None], Z, 0.0).sum(axis=1))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -334,6 +334,7 @@ default=None
                                           rng.randint(2 ** 31 - 1))
         deformed = self._check_deformed(deformed, X)
         outliers = self._check_outliers(outliers, X)
+        outlier_rows = 0 if outliers is None else max(1, self.batch_size // 4)  # a quarter
         seg, seg_y, fit_X, fit_y = self._training_arrays(X, y_enc, ~valid)
         pairs = None
         if self.loss == "npair":
@@ -343,12 +344,12 @@ default=None
             fit_X, fit_y, self.batch_size, device, deformed=deformed,
             clips=np.flatnonzero(~valid), share=self.deformed_share,
             whole_clips=fit_X is not seg, pair_batches=pairs, shard=shard,
-            outliers=outliers, outlier_batch=self._outlier_rows(outliers))
+            outliers=outliers, outlier_batch=outlier_rows)
         callbacks = self._callbacks(seg, seg_y, X[valid], y_enc[valid], rng,
                                     batches.steps_per_epoch())
         net = self._build_net(X.shape[2], X.shape[3], _training.band_stats(seg, self.level_norm),
                               criterion_params, callbacks, device)
-        net.outlier_rows = self._outlier_rows(outliers)
+        net.outlier_rows = outlier_rows
         net.outlier_weight = float(self.outlier_weight)
         with _training.seeded_torch(seed, device):
             net.fit(batches)
@@ -430,10 +431,6 @@ default=None
             raise ValueError(f"deformed must hold floating-point log-mel values, got dtype "
                              f"{deformed.dtype}")
         return deformed
-
-    def _outlier_rows(self, outliers):
-        """Outlier segments appended to each training batch: a quarter of the batch."""
-        return 0 if outliers is None else max(1, self.batch_size // 4)
 
     def _check_outliers(self, outliers, X):
         """The outlier pool as (m, 1, n_mels, n_frames) float32 sounding segments, or None."""
