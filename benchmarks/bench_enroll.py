@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/bench_enroll.py --esc10 ../shared/data/ESC-10 \
         [--us8k ../shared/data/US8K-dev] [--shots 1 5] [--draws 20] [--epochs N] [--width W]
-        [--no-deformations] [--params "{'weight_averaging': 0.1}"]
+        [--no-deformations] [--params "{'weight_averaging': 0.1}"] [--block 9]
 
 Three tasks (the second and third only with ``--us8k``):
 
@@ -60,10 +60,12 @@ def _features(path, deform):
     return data, f["logmel"].X, f["mfcc"].X, f["logmel"].get("deformed")
 
 
-def _representations(model, patches, mfcc, mfcc_mean):
+def _representations(model, patches, mfcc, mfcc_mean, block, block_mean):
     """Name -> (segments array, segment mask or None) for one data set's clips
-    (``mfcc_mean``: a ClipMean(rows="standard") fitted on the training clips)."""
-    emb = model.transform(patches)  # silent segments NaN: missing, as the model decides
+    (``mfcc_mean``, ``block_mean``: ClipMean(rows="standard") fitted on the training clips'
+    MFCC statistics and block activations)."""
+    emb = model.embeddings(patches)  # silent segments NaN: missing, as the model decides
+    blk = block_mean.transform(model.transform(patches))  # transform_layer=block
     unit = _unit(emb)
     clip_mean = np.nanmean(unit, axis=1)
     # CL2N (SimpleShot): centred on the mean training segment (unit vectors, the model's
@@ -75,7 +77,10 @@ def _representations(model, patches, mfcc, mfcc_mean):
     joined = np.hstack([ClipMean().fit_transform(emb), mfcc_mean.transform(mfcc)])
     return {"embedding": (emb, None), "embedding, CL2N": (unit - centre, None),
             "embedding, clip mean": (clip_mean[:, None], None), "MFCC stats": (stats, None),
-            "joined: emb + MFCC": (joined[:, None], None)}
+            "joined: emb + MFCC": (joined[:, None], None),
+            f"block {block}": (blk[:, None], None),
+            f"joined: block {block} + MFCC": (np.hstack([blk, mfcc_mean.transform(mfcc)])[:, None],
+                                              None)}
 
 
 def _unit(v):
@@ -93,12 +98,14 @@ def _score(reps, data, classes, shots, n_draws, seed):
     return out
 
 
-def _train(data, patches, mfcc, deformed, idx, params, seed):
+def _train(data, patches, mfcc, deformed, idx, params, seed, block):
     t0 = time.perf_counter()
-    model = MarginEmbeddingClassifier(random_state=seed, **params)
+    model = MarginEmbeddingClassifier(random_state=seed, transform_layer=block, **params)
     model.fit(patches[idx], data.target[idx], groups=data.fsID[idx],
               deformed=None if deformed is None else deformed[idx])
-    return model, ClipMean(rows="standard").fit(mfcc[idx]), time.perf_counter() - t0
+    block_mean = ClipMean(rows="standard").fit(model.transform(patches[idx]))
+    return (model, ClipMean(rows="standard").fit(mfcc[idx]), block_mean,
+            time.perf_counter() - t0)
 
 
 def main(argv=None):
@@ -116,6 +123,8 @@ def main(argv=None):
                     help="train the embedding on the original clips only")
     ap.add_argument("--params", type=ast.literal_eval, default={},
                     help="other MarginEmbeddingClassifier settings, a dict literal")
+    ap.add_argument("--block", type=int, default=9,
+                    help="the network block of the 'block' representations (transform_layer)")
     args = ap.parse_args(argv)
     params = {k: v for k, v in (("epochs", args.epochs), ("width", args.width)) if v is not None}
     params.update(args.params)
@@ -136,15 +145,16 @@ def main(argv=None):
             tasks.append((f"{src} -> {dst}", src, np.arange(len(sets[src][0].target)), dst,
                           np.unique(sets[dst][0].target)))
 
-    print(f"{'task':<26}{'shots':>6}  {'representation':<22}{'N-way acc. %':>16}")
+    print(f"{'task':<26}{'shots':>6}  {'representation':<26}{'N-way acc. %':>16}")
     for title, src, idx, dst, new in tasks:
-        model, mfcc_mean, t_fit = _train(*sets[src], idx, params, args.random_state)
+        model, mfcc_mean, block_mean, t_fit = _train(*sets[src], idx, params,
+                                                     args.random_state, args.block)
         d_data, d_patches, d_mfcc, _ = sets[dst]
-        reps = _representations(model, d_patches, d_mfcc, mfcc_mean)
+        reps = _representations(model, d_patches, d_mfcc, mfcc_mean, args.block, block_mean)
         for shots in args.shots:
             scores = _score(reps, d_data, new, shots, args.draws, args.random_state)
             for name, s in scores.items():
-                print(f"{title:<26}{shots:>6}  {name:<22}{np.mean(s):>9.1f} ± {np.std(s):>4.1f}",
+                print(f"{title:<26}{shots:>6}  {name:<26}{np.mean(s):>9.1f} ± {np.std(s):>4.1f}",
                       flush=True)
         print(f"# {title}: embedding trained in {t_fit:.0f} s ({len(new)}-way)", flush=True)
 

@@ -19,8 +19,9 @@ data set whose class name is none of the known ones (e.g. US8K-dev's urban sound
 "Dog bark" and US8K's "dog_bark" count as the same class and are left out).
 
 Score: minus the clip's smallest mean segment distance to a class centroid
-(``score_samples``); ``--alternatives`` adds two other scores of the same embedding (the
-clip's mean embedding against the centroids, and the nearest training segment);
+(``score_samples``); ``--alternatives`` adds three other scores of the same network (the
+clip's mean embedding against the centroids, the nearest training segment, and the
+activations of its block 9, standardised and averaged per clip, against their class centroids);
 ``--other-class`` trains a second model with the other data set as one more class;
 ``--outlier-exposure`` trains one with the other data set's clips as its outlier pool
 (``fit(outliers=...)``: pushed away from every class by the loss, never a class), scored on
@@ -43,7 +44,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_metricaudio import CentroidClassifier, MarginEmbeddingClassifier
+from sklearn_metricaudio import CentroidClassifier, ClipMean, MarginEmbeddingClassifier
 from sklearn_metricaudio.augment import training_deformations
 from sklearn_metricaudio.datasets import detect_layout, load_dataset
 from sklearn_metricaudio.evaluation import compute_features
@@ -88,27 +89,39 @@ def _distance_metrics(known, unknown, valid, correct, true_accept):
                 tar=100 * np.mean(known <= threshold), far=100 * np.mean(unknown <= threshold))
 
 
-def _alternative_distances(model, train_patches, clips):
-    """Two other open-set scores from the same embedding: {name: distances of ``clips``}.
+def _alternative_distances(model, train_patches, train_y, clips, block):
+    """Three other open-set scores from the same network: {name: distances of ``clips``}.
 
     - ``clip mean``: the clip's mean sounding-segment unit embedding, its cosine distance to
       the nearest class centroid (one vector per clip instead of the mean of distances);
     - ``1-NN``: per sounding segment, the cosine distance to the nearest training segment
-      (deep nearest neighbours, Sun et al. 2022), averaged over the clip.
+      (deep nearest neighbours, Sun et al. 2022), averaged over the clip;
+    - ``block 9``: the network's middle instead of its embedding: the clip's activations
+      after block ``block`` (``transform_layer``), standardised on the training segments and
+      averaged (``ClipMean(rows="standard")``), its cosine distance to the nearest class
+      centroid of the training clips' such vectors.
     """
     def unit(a):
         return a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-12)
 
-    bank = unit(model.transform(train_patches).reshape(-1, model.embedding_dim))
+    bank = unit(model.embeddings(train_patches).reshape(-1, model.embedding_dim))
     bank = bank[~np.isnan(bank).any(axis=1)]  # silent training segments: no embedding
     centroids = unit(model.centroid_.centroids_)
-    Z = unit(model.transform(clips))
-    mask = ~np.isnan(Z).any(axis=-1)  # the segments the model counts (transform: NaN rows)
+    Z = unit(model.embeddings(clips))
+    mask = ~np.isnan(Z).any(axis=-1)  # the segments the model counts (NaN rows: silent)
     Z = np.where(mask[..., None], Z, 0.0)
     w = mask / mask.sum(axis=1, keepdims=True)
     mean = unit((Z * w[..., None]).sum(axis=1))
     nearest = 1 - (Z.reshape(-1, Z.shape[-1]) @ bank.T).max(axis=1).reshape(Z.shape[:2])
-    return {"clip mean": (1 - mean @ centroids.T).min(axis=1), "1-NN": (nearest * w).sum(axis=1)}
+    layer = model.get_params()["transform_layer"]
+    model.set_params(transform_layer=block)
+    clip_mean = ClipMean(rows="standard").fit(model.transform(train_patches))
+    blocks = CentroidClassifier().fit(clip_mean.transform(model.transform(train_patches)),
+                                      train_y)
+    by_block = -blocks.score_samples(clip_mean.transform(model.transform(clips)))
+    model.set_params(transform_layer=layer)
+    return {"clip mean": (1 - mean @ centroids.T).min(axis=1), "1-NN": (nearest * w).sum(axis=1),
+            f"block {block}": by_block}
 
 
 def _with_other_class(data, patches, train, test, unknown_X, other_X, params, args):
@@ -127,7 +140,7 @@ def _with_other_class(data, patches, train, test, unknown_X, other_X, params, ar
     known_col = model.classes_ != other_label
 
     def distances(clips):
-        emb = model.transform(clips)
+        emb = model.embeddings(clips)
         d = model.centroid_.mean_distances(emb, clips.max(axis=(2, 3)) > model.silence_db)
         nearest = d[:, known_col].min(axis=1)
         return d, {"nearest": nearest, "near - other": nearest - d[:, ~known_col][:, 0]}
@@ -184,8 +197,9 @@ def _rotation(r, data, patches, mfcc, deformed, other, args):
         out["embedding"][name] = _metrics(model, patches[test], u_patches, data.target[test],
                                           closed)
     if args.alternatives:
-        fit_patches = patches[train[~model.validation_mask_]]
-        alt = {key: _alternative_distances(model, fit_patches, X) for key, X in
+        fit = train[~model.validation_mask_]
+        alt = {key: _alternative_distances(model, patches[fit], data.target[fit], X, args.block)
+               for key, X in
                [("known", patches[test]), ("valid", patches[valid]),
                 *[(name, u) for name, (u, _) in sets.items()]]}
         for score in alt["known"]:
@@ -234,8 +248,11 @@ def main(argv=None):
                     help="other MarginEmbeddingClassifier settings, a dict literal, e.g. "
                          "\"{'loss': 'softmax', 'embedding_dim': 128}\"")
     ap.add_argument("--alternatives", action="store_true",
-                    help="also score with the clip-mean embedding and the nearest training "
-                         "segment (1-NN), from the same model")
+                    help="also score with the clip-mean embedding, the nearest training "
+                         "segment (1-NN) and the activations of block --block, from the same "
+                         "model")
+    ap.add_argument("--block", type=int, default=9,
+                    help="with --alternatives: the network block of the 'block' score")
     ap.add_argument("--other-class", action="store_true",
                     help="with --unknown: also train a model with that data set's clips as one "
                          "more class (a crude outlier exposure), tested on the held-out classes")

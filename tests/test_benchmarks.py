@@ -199,9 +199,9 @@ def test_bench_enroll(bench, tiny_esc10, tiny_us8k, capsys):
                                 "--params", "{'embedding_dim': 8}"])
     out = capsys.readouterr().out
     for task in ("ESC-10 4/4", "ESC-10 -> US8K", "US8K -> ESC-10"):
-        assert out.count(task) >= 5, task   # embedding, CL2N, clip mean, MFCC stats, joined
+        assert out.count(task) >= 7, task   # embedding, CL2N, clip mean, MFCC, 2 joined, block
     assert "embedding, clip mean" in out and "MFCC stats" in out and "embedding, CL2N" in out
-    assert "joined: emb + MFCC" in out
+    assert "joined: emb + MFCC" in out and "joined: block 9 + MFCC" in out
 
 
 def test_bench_open_set(bench, tiny_esc10, tiny_us8k, tmp_path, capsys):
@@ -220,7 +220,7 @@ def test_bench_open_set(bench, tiny_esc10, tiny_us8k, tmp_path, capsys):
                                   "--alternatives", "--params", "{'embedding_dim': 8}",
                                   "--other-class", "--outlier-exposure"])
     out = capsys.readouterr().out
-    for rep in ("embedding", "emb clip mean", "emb 1-NN", "MFCC stats"):
+    for rep in ("embedding", "emb clip mean", "emb 1-NN", "emb block 9", "MFCC stats"):
         for unknowns in ("held-out classes", "other data set"):
             assert out.count(f"{rep:<16}{unknowns}") == 2, (rep, unknowns)  # rotation, mean
     assert out.count("OE near - other") == 2 and out.count("OE nearest") == 2

@@ -24,6 +24,7 @@ def _by_hand(X, train, rows):
     if rows == "standard":
         seg = np.array([s for clip in train for s in clip if not np.isnan(s).all()])
         mu, sd = seg.mean(axis=0), seg.std(axis=0)
+        sd[sd < 1e-10] = 1.0   # a constant feature (a channel the ReLU keeps at 0): centred
     for clip in X:
         kept = [s for s in clip if not np.isnan(s).all()]
         scaled = [s / np.sqrt((s ** 2).sum()) if rows == "unit" else (s - mu) / sd
@@ -51,21 +52,24 @@ def test_clip_mean_is_the_unit_mean_of_the_scaled_segments(rows):
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # 2 epochs
-def test_joined_embedding_and_mfcc_pipeline_enrolls_from_files(tmp_path):
-    """AudioLoader -> FeatureUnion(embedding clip mean, standardised MFCC clip mean) ->
-    CentroidClassifier: the joined vector is the two unit vectors side by side, so its cosine
-    to another is the mean of the two cosines; enroll_files adds a class to it."""
+@pytest.mark.parametrize("layer, rows", [("embedding", "unit"), (9, "standard")])
+def test_joined_network_and_mfcc_pipeline_enrolls_from_files(tmp_path, layer, rows):
+    """AudioLoader -> FeatureUnion(the network's clip mean: its embedding, or block 9
+    standardised, and the standardised MFCC clip mean) -> CentroidClassifier: the joined
+    vector is the two unit vectors side by side, so its cosine to another is the mean of the
+    two cosines; enroll_files adds a class to it."""
     d = make_urban_sounds(n_per_class=4, n_folds=2, min_duration=1.0, max_duration=1.0,
                           sr=8000, random_state=0)
     waves, y = list(d.data[:24]), np.asarray(d.target_names)[d.target[:24]]
     loader = AudioLoader(sr=8000, duration=1.0)
     logmel = LogMelPatches(sr=8000, n_mels=32, n_fft=256, hop_length=128,
                            segment_seconds=0.5)
-    net = MarginEmbeddingClassifier(width=0.25, epochs=2, batch_size=8, random_state=0)
+    net = MarginEmbeddingClassifier(width=0.25, epochs=2, batch_size=8, random_state=0,
+                                    transform_layer=layer)
     mfcc = MFCCStats(sr=8000)
     joined = make_pipeline(
         loader,
-        FeatureUnion([("embedding", make_pipeline(logmel, net, ClipMean())),
+        FeatureUnion([("network", make_pipeline(logmel, net, ClipMean(rows=rows))),
                       ("mfcc", make_pipeline(mfcc, ClipMean(rows="standard")))]),
         CentroidClassifier())
     joined.fit(waves, y)
@@ -74,7 +78,8 @@ def test_joined_embedding_and_mfcc_pipeline_enrolls_from_files(tmp_path):
     x = loader.transform(waves)
     emb = joined[1].transformer_list[0][1][1].transform(logmel.transform(x))
     stats = mfcc.transform(x)
-    want = np.hstack([_by_hand(emb, emb, "unit"), _by_hand(stats, stats, "standard")])
+    assert emb.shape[-1] == (32 if layer == "embedding" else 128)
+    want = np.hstack([_by_hand(emb, emb, rows), _by_hand(stats, stats, "standard")])
     np.testing.assert_allclose(Z, want, rtol=1e-4, atol=1e-5)   # float32 embeddings
     d_emb = emb.shape[-1]
     cos = Z @ Z.T

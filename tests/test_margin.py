@@ -219,6 +219,51 @@ def test_silent_segments_count_in_no_centroid_and_enrollment_follows_the_same_ru
     assert acc == np.mean(clf.predict(Xp[test]) == y[test])
 
 
+def test_transform_layer_gives_a_blocks_pooled_activations_and_nothing_else_changes(patches):
+    """transform_layer=k: per segment, the k-th block's output averaged over frequency and
+    time (read by a forward hook on the network's own forward pass), silent segments NaN;
+    predict, the scores, calibrate and enroll still use the embedding."""
+    X, y = patches[0], patches[1]
+    Xp = np.concatenate([X, np.full_like(X[:, :1], -100.0)], axis=1)  # a silent third segment
+    known = y < 6
+    clf = MarginEmbeddingClassifier(**{**FAST, "epochs": 3}, validation_split=None)
+    clf.fit(Xp[known], y[known])
+    emb = clf.transform(Xp)
+    ref = {m: getattr(clf, m)(Xp) for m in ("predict", "decision_function", "predict_proba",
+                                            "score_samples")}
+    net = clf.net_.module_.eval()
+    for block in (1, 9, 13):
+        seen = []
+        hook = net.features[2 * block].register_forward_hook(
+            lambda mod, inp, out: seen.append(out.mean(dim=(2, 3))))
+        with torch.no_grad():
+            net(torch.as_tensor(Xp[:, :2].reshape(-1, 1, *Xp.shape[2:])))
+        hook.remove()
+        expected = torch.cat(seen).numpy().reshape(len(Xp), 2, -1)
+        got = clf.set_params(transform_layer=block).transform(Xp)
+        assert got.shape == (len(Xp), 3, expected.shape[-1])
+        np.testing.assert_allclose(got[:, :2], expected, rtol=1e-4, atol=1e-5)
+        assert np.isnan(got[:, 2]).all()                         # silence: missing, as ever
+    clf.set_params(transform_layer=9)
+    assert clf.transform(Xp).shape[-1] == 128 and clf.embeddings(Xp).shape[-1] == 32  # width 0.25
+    np.testing.assert_array_equal(clf.embeddings(Xp), emb)
+    for method, expected in ref.items():
+        np.testing.assert_array_equal(getattr(clf, method)(Xp), expected, err_msg=method)
+    before = copy.deepcopy(clf).set_params(transform_layer="embedding")
+    new = np.flatnonzero(~known)
+    clf.enroll(Xp[new], y[new]), before.enroll(Xp[new], y[new])
+    np.testing.assert_array_equal(clf.centroid_.centroids_, before.centroid_.centroids_)
+    clf.calibrate(Xp[known][:20]), before.calibrate(Xp[known][:20])
+    assert clf.centroid_.threshold_ == before.centroid_.threshold_
+
+
+@pytest.mark.parametrize("value", [0, 14, "pooled", 2.5])
+def test_transform_layer_is_checked(patches, value):
+    X, y = patches[0], patches[1]
+    with pytest.raises(ValueError, match="transform_layer"):
+        MarginEmbeddingClassifier(transform_layer=value, epochs=1).fit(X[:8], y[:8])
+
+
 def test_calibrate_rejects_clips_beyond_the_held_out_threshold(patches):
     X, y = patches[0], patches[1]
     clf = MarginEmbeddingClassifier(**FAST).fit(X, y)
@@ -890,10 +935,12 @@ def test_pickle_and_joblib_round_trip(patches, tmp_path):
     # a model pickled before silence_db, deformed_share, ... existed loads with what it was
     # fitted with (every segment counted), while a new estimator has __init__'s defaults
     old = copy.copy(clf)
-    for name in ("silence_db", "deformed_share", "mixed_precision", "accelerator"):
+    for name in ("silence_db", "deformed_share", "mixed_precision", "accelerator",
+                 "transform_layer"):
         del old.__dict__[name]
     legacy = pickle.loads(pickle.dumps(old))
     assert legacy.silence_db is None and legacy.deformed_share == 0.0
+    assert legacy.transform_layer == "embedding"
     assert not np.isnan(legacy.transform(X[80:])).any()  # every segment counted
     np.testing.assert_allclose(legacy.decision_function(X[80:]),
                                legacy.centroid_.decision_function(legacy.transform(X[80:])),

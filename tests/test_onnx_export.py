@@ -245,6 +245,18 @@ def test_enrollment_pipeline_euclidean_two_classes_calibrated(fitted, tmp_path):
     assert (model.predict(X) == expected).all()
 
 
+def test_a_centroid_over_block_activations_is_refused(fitted, tmp_path):
+    """The graph computes embeddings: a CentroidClassifier fitted on another block's
+    activations (transform_layer) cannot be exported with it."""
+    pipe, _, X, y = fitted
+    margin = copy.deepcopy(pipe[-1]).set_params(transform_layer=9)
+    front = Pipeline(pipe.steps[:-1] + [("margin", margin)])
+    final = CentroidClassifier().fit(front.transform(X), y)
+    with pytest.raises(ValueError, match="transform_layer=9"):
+        export_onnx(Pipeline(front.steps + [("centroid", final)]), tmp_path / "x.onnx")
+    assert not (tmp_path / "x.onnx").exists()
+
+
 def test_calibrated_margin_model(fitted, tmp_path):
     """MarginEmbeddingClassifier.calibrate: its centroid's threshold and default label
     ("unknown" for string classes) go into the file; predictions as the pipeline's."""

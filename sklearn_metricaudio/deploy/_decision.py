@@ -51,11 +51,11 @@ def labels_and_scores(final, Xt, method):
     """``final.predict(Xt)`` and its scores by ``method`` (None: no scores, an empty matrix).
 
     A :class:`~sklearn_metricaudio.MarginEmbeddingClassifier` embeds the clips once for both
-    (its ``predict`` and ``predict_proba`` would embed them twice): its ``transform`` goes to
+    (its ``predict`` and ``predict_proba`` would embed them twice): its ``embeddings`` go to
     its ``centroid_``, which is what its own ``predict`` does.
     """
     if isinstance(final, MarginEmbeddingClassifier):
-        final, Xt = final.centroid_, final.transform(Xt)
+        final, Xt = final.centroid_, final.embeddings(Xt)
     labels = final.predict(Xt)
     if method is None:
         return labels, np.empty((len(labels), 0))

@@ -23,13 +23,15 @@ class ClipMean(TransformerMixin, BaseEstimator):
 
     Two representations of a clip compared by cosine can then be joined into one: the
     concatenation of two unit vectors has a cosine to another such concatenation that is the
-    mean of the two cosines. That is how the embedding of
+    mean of the two cosines. That is how the network of
     :class:`~sklearn_metricaudio.MarginEmbeddingClassifier` and the MFCC statistics of
     :class:`~sklearn_metricaudio.MFCCStats` are joined for enrolling classes the network never
     saw (scikit-learn's ``FeatureUnion`` of the two front ends, each ending in a
-    ``ClipMean``, then a :class:`~sklearn_metricaudio.CentroidClassifier`; see the Examples
-    and ``benchmarks/RESULTS.md``, issue 24: better than either alone in every enrollment
-    direction measured).
+    ``ClipMean``, then a :class:`~sklearn_metricaudio.CentroidClassifier`; see the Examples).
+    From the network, the activations of its middle block (``transform_layer=9``,
+    standardised: ``rows="standard"``) rather than its embedding, which the margin loss fits
+    to the training classes: ``benchmarks/RESULTS.md``, issue 24, has both, against MFCC
+    statistics alone, in four enrollment directions.
 
     Parameters
     ----------
@@ -62,7 +64,9 @@ class ClipMean(TransformerMixin, BaseEstimator):
     array([[0.316, 0.949],
            [1.   , 0.   ]])
 
-    Joined with MFCC statistics from files, for enrollment (one AudioLoader, two front ends):
+    The network's block 9 joined with MFCC statistics, from files, for enrollment (one
+    AudioLoader, two front ends; the network trains on ``fit``'s classes, new ones are
+    enrolled into the CentroidClassifier, e.g. by ``deploy.enroll_files``):
 
     >>> from sklearn.pipeline import FeatureUnion, make_pipeline
     >>> from sklearn_metricaudio import (AudioLoader, CentroidClassifier, LogMelPatches,
@@ -70,8 +74,9 @@ class ClipMean(TransformerMixin, BaseEstimator):
     >>> joined = make_pipeline(
     ...     AudioLoader(duration=5.0),
     ...     FeatureUnion([
-    ...         ("embedding", make_pipeline(LogMelPatches(), MarginEmbeddingClassifier(),
-    ...                                     ClipMean())),
+    ...         ("network", make_pipeline(LogMelPatches(),
+    ...                                   MarginEmbeddingClassifier(transform_layer=9),
+    ...                                   ClipMean(rows="standard"))),
     ...         ("mfcc", make_pipeline(MFCCStats(), ClipMean(rows="standard")))]),
     ...     CentroidClassifier())
     """

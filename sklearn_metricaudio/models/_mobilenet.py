@@ -12,11 +12,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["EmbeddingNet", "mobilenet_v1_channels"]
+__all__ = ["EmbeddingNet", "N_BLOCKS", "mobilenet_v1_channels"]
 
 # (output channels, stride) of the 13 depthwise-separable blocks of MobileNet v1
 _BLOCKS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
            (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1))
+N_BLOCKS = len(_BLOCKS)
 
 
 def mobilenet_v1_channels(width):
@@ -101,7 +102,8 @@ class EmbeddingNet(nn.Module):
         idx = idx[:, None, None, :].expand(b, x.shape[1], x.shape[2], self.crop_frames)
         return x.gather(3, idx)
 
-    def forward(self, x):
+    def _input(self, x):
+        """Crop (training), level and band normalisation, masks (training)."""
         if self.training and self.crop_frames and x.shape[-1] > self.crop_frames:
             x = self._crop(x)
         if self.level_norm:
@@ -109,5 +111,16 @@ class EmbeddingNet(nn.Module):
         x = (x - self.band_mean) / self.band_std
         if self.training and self.mask_fraction > 0:
             x = self._mask(x)
-        x = self.pool(self.features(x)).flatten(1)
+        return x
+
+    def forward(self, x):
+        x = self.pool(self.features(self._input(x))).flatten(1)
         return self.embed(x)
+
+    def pooled_block(self, x, block):
+        """(batch, channels) activations after depthwise-separable block ``block`` (1 to
+        13), averaged over frequency and time (the stem is ``features[0]``, block ``k``
+        ends with ``features[2k]``, its pointwise convolution)."""
+        if not 1 <= block <= N_BLOCKS:
+            raise ValueError(f"block must be in [1, {N_BLOCKS}], got {block!r}")
+        return self.features[:2 * block + 1](self._input(x)).mean(dim=(2, 3))

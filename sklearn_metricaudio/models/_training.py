@@ -196,8 +196,9 @@ def band_stats(seg, level_norm, chunk=4096):
     return mean, np.sqrt(np.maximum(s2 / count - mean ** 2, 0.0))
 
 
-def embed(module, segments, batch_size=None):
-    """Embeddings of (m, 1, n_mels, n_frames) segments, batched, in eval mode.
+def embed(module, segments, batch_size=None, block=None):
+    """Embeddings of (m, 1, n_mels, n_frames) segments, batched, in eval mode (``block``:
+    that block's pooled activations instead, :meth:`EmbeddingNet.pooled_block`).
 
     ``batch_size`` None: 256 segments per batch on the CPU, 2048 on CUDA (where small
     batches leave the device idle between launches). ``segments`` may be a tensor already
@@ -211,7 +212,9 @@ def embed(module, segments, batch_size=None):
     out = []
     with torch.no_grad():
         for sl in batch_slices(segments.shape[0], batch_size):
-            out.append(module(to_tensor(segments[sl], dev)).cpu().numpy())
+            x = to_tensor(segments[sl], dev)
+            out.append((module(x) if block is None else module.pooled_block(x, block))
+                       .cpu().numpy())
     module.train(was_training)
     return np.concatenate(out).astype(np.float32, copy=False)
 
