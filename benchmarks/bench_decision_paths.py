@@ -91,7 +91,10 @@ def main(argv=None):
                      float(np.abs(np.asarray(got_scores) - own_scores).max()), seconds))
         print(f"  {name}: {int(same.sum())}/{len(W)} agree ({seconds:.1f} s)", flush=True)
 
-    chained = Pipeline(model.steps + [("centroid", copy.deepcopy(margin.centroid_))])
+    # the margin step as a transformer of embeddings (whatever transform_layer it was saved with)
+    front = copy.deepcopy(margin).set_params(transform_layer="embedding")
+    chained = Pipeline(model.steps[:-1] + [(model.steps[-1][0], front),
+                                           ("centroid", copy.deepcopy(margin.centroid_))])
     (lab, sc), t = _timed(lambda: (chained.predict(W), chained.decision_function(W)))
     compare("centroid (Margin -> CentroidClassifier)", lab, sc, t)
 
@@ -123,7 +126,7 @@ def main(argv=None):
             compare("onnx (OnnxClassifier)", lab, sc, t)
 
     every = copy.deepcopy(margin).set_params(silence_db=None)
-    counted_all = margin.centroid_.predict(every.transform(model[:-1].transform(W)))
+    counted_all = margin.centroid_.predict(every.embeddings(model[:-1].transform(W)))
     decided = counted_all != own
     sounding = margin.sounding_segments(model[:-1].transform(W))
     with_silence = (~sounding).any(axis=1)

@@ -103,9 +103,9 @@ def _train(data, patches, mfcc, deformed, idx, params, seed, block):
     model = MarginEmbeddingClassifier(random_state=seed, transform_layer=block, **params)
     model.fit(patches[idx], data.target[idx], groups=data.fsID[idx],
               deformed=None if deformed is None else deformed[idx])
+    t_fit = time.perf_counter() - t0
     block_mean = ClipMean(rows="standard").fit(model.transform(patches[idx]))
-    return (model, ClipMean(rows="standard").fit(mfcc[idx]), block_mean,
-            time.perf_counter() - t0)
+    return model, ClipMean(rows="standard").fit(mfcc[idx]), block_mean, t_fit
 
 
 def main(argv=None):

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import copy
 import re
 import time
 
@@ -89,7 +90,16 @@ def _distance_metrics(known, unknown, valid, correct, true_accept):
                 tar=100 * np.mean(known <= threshold), far=100 * np.mean(unknown <= threshold))
 
 
-def _alternative_distances(model, train_patches, train_y, clips, block):
+def _block_distance(model, train_patches, train_y, block):
+    """clips -> the ``block 9`` distance below, fitted once on the training clips."""
+    net = copy.deepcopy(model).set_params(transform_layer=block)
+    clip_mean = ClipMean(rows="standard")
+    centroids = CentroidClassifier().fit(clip_mean.fit_transform(net.transform(train_patches)),
+                                         train_y)
+    return lambda clips: -centroids.score_samples(clip_mean.transform(net.transform(clips)))
+
+
+def _alternative_distances(model, train_patches, clips, block, block_distance):
     """Three other open-set scores from the same network: {name: distances of ``clips``}.
 
     - ``clip mean``: the clip's mean sounding-segment unit embedding, its cosine distance to
@@ -99,7 +109,8 @@ def _alternative_distances(model, train_patches, train_y, clips, block):
     - ``block 9``: the network's middle instead of its embedding: the clip's activations
       after block ``block`` (``transform_layer``), standardised on the training segments and
       averaged (``ClipMean(rows="standard")``), its cosine distance to the nearest class
-      centroid of the training clips' such vectors.
+      centroid of the training clips' such vectors (``block_distance``, from
+      :func:`_block_distance`).
     """
     def unit(a):
         return a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-12)
@@ -113,15 +124,8 @@ def _alternative_distances(model, train_patches, train_y, clips, block):
     w = mask / mask.sum(axis=1, keepdims=True)
     mean = unit((Z * w[..., None]).sum(axis=1))
     nearest = 1 - (Z.reshape(-1, Z.shape[-1]) @ bank.T).max(axis=1).reshape(Z.shape[:2])
-    layer = model.get_params()["transform_layer"]
-    model.set_params(transform_layer=block)
-    clip_mean = ClipMean(rows="standard").fit(model.transform(train_patches))
-    blocks = CentroidClassifier().fit(clip_mean.transform(model.transform(train_patches)),
-                                      train_y)
-    by_block = -blocks.score_samples(clip_mean.transform(model.transform(clips)))
-    model.set_params(transform_layer=layer)
     return {"clip mean": (1 - mean @ centroids.T).min(axis=1), "1-NN": (nearest * w).sum(axis=1),
-            f"block {block}": by_block}
+            f"block {block}": block_distance(clips)}
 
 
 def _with_other_class(data, patches, train, test, unknown_X, other_X, params, args):
@@ -198,7 +202,8 @@ def _rotation(r, data, patches, mfcc, deformed, other, args):
                                           closed)
     if args.alternatives:
         fit = train[~model.validation_mask_]
-        alt = {key: _alternative_distances(model, patches[fit], data.target[fit], X, args.block)
+        block_distance = _block_distance(model, patches[fit], data.target[fit], args.block)
+        alt = {key: _alternative_distances(model, patches[fit], X, args.block, block_distance)
                for key, X in
                [("known", patches[test]), ("valid", patches[valid]),
                 *[(name, u) for name, (u, _) in sets.items()]]}

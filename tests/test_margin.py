@@ -257,11 +257,15 @@ def test_transform_layer_gives_a_blocks_pooled_activations_and_nothing_else_chan
     assert clf.centroid_.threshold_ == before.centroid_.threshold_
 
 
-@pytest.mark.parametrize("value", [0, 14, "pooled", 2.5])
+@pytest.mark.parametrize("value", [0, 14, "pooled", 2.5, True])
 def test_transform_layer_is_checked(patches, value):
     X, y = patches[0], patches[1]
     with pytest.raises(ValueError, match="transform_layer"):
         MarginEmbeddingClassifier(transform_layer=value, epochs=1).fit(X[:8], y[:8])
+    two = np.r_[np.flatnonzero(y == 0)[:4], np.flatnonzero(y == 1)[:4]]
+    fitted = MarginEmbeddingClassifier(epochs=1, validation_split=None).fit(X[two], y[two])
+    with pytest.raises(ValueError, match="transform_layer"):   # set after fit
+        fitted.set_params(transform_layer=value).transform(X[:2])
 
 
 def test_calibrate_rejects_clips_beyond_the_held_out_threshold(patches):

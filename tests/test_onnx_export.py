@@ -254,6 +254,10 @@ def test_a_centroid_over_block_activations_is_refused(fitted, tmp_path):
     final = CentroidClassifier().fit(front.transform(X), y)
     with pytest.raises(ValueError, match="transform_layer=9"):
         export_onnx(Pipeline(front.steps + [("centroid", final)]), tmp_path / "x.onnx")
+    # the flag set back after the centroids were fitted: their width still tells
+    margin.set_params(transform_layer="embedding")
+    with pytest.raises(ValueError, match="128-d vectors"):
+        export_onnx(Pipeline(front.steps + [("centroid", final)]), tmp_path / "x.onnx")
     assert not (tmp_path / "x.onnx").exists()
 
 

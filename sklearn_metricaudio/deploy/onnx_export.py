@@ -101,12 +101,14 @@ def _pipeline_parts(pipe):
             raise ValueError(
                 f"AudioLoader(sr={loader.sr}) and LogMelPatches(sr={logmel.sr}) disagree on "
                 "the sample rate; export_onnx needs them equal")
-    if final is not None and margin.transform_layer != "embedding":
+    if final is not None and (margin.transform_layer != "embedding"
+                              or final.centroids_.shape[-1] != margin.embedding_dim):
         raise ValueError(
             f"export_onnx exports the embedding network, but this pipeline's "
             f"MarginEmbeddingClassifier has transform_layer={margin.transform_layer!r}: its "
-            "CentroidClassifier holds that block's activations, not embeddings. Export a "
-            "pipeline with transform_layer='embedding'")
+            f"CentroidClassifier holds {final.centroids_.shape[-1]}-d vectors, not its "
+            f"{margin.embedding_dim}-d embeddings. Export a pipeline whose centroids were "
+            "fitted on the embeddings (transform_layer='embedding')")
     if margin.n_features_in_ != logmel.n_mels:
         raise ValueError(
             f"MarginEmbeddingClassifier was fitted on {margin.n_features_in_} mel bands but "

@@ -121,6 +121,6 @@ class EmbeddingNet(nn.Module):
         """(batch, channels) activations after depthwise-separable block ``block`` (1 to
         13), averaged over frequency and time (the stem is ``features[0]``, block ``k``
         ends with ``features[2k]``, its pointwise convolution)."""
-        if not 1 <= block <= N_BLOCKS:
+        if isinstance(block, bool) or not 1 <= block <= N_BLOCKS:
             raise ValueError(f"block must be in [1, {N_BLOCKS}], got {block!r}")
         return self.features[:2 * block + 1](self._input(x)).mean(dim=(2, 3))

@@ -35,8 +35,8 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
     the metric-learning losses; clips are classified by the smallest mean
     cosine distance of their segment embeddings to the class centroids of the
     training segments. Use it as the last step of a pipeline, or follow it
-    with :class:`CentroidClassifier` (``transform`` returns the embeddings)
-    to enroll new classes. The measured effect of every option below is in
+    with :class:`CentroidClassifier` (``transform`` returns the embeddings,
+    unless ``transform_layer`` names a block) to enroll new classes. The measured effect of every option below is in
     ``benchmarks/RESULTS.md``.
 
     Parameters
@@ -299,6 +299,10 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
     def _validate_params(self):
         """scikit-learn's parameter checks, then the margin and scale against the loss."""
         super()._validate_params()
+        if isinstance(self.transform_layer, (bool, np.bool_)):  # an Integral to Python
+            raise ValueError(
+                f"The 'transform_layer' parameter of MarginEmbeddingClassifier must be "
+                f"'embedding' or a block number in [1, 13], got {self.transform_layer!r}")
         self._criterion_params()
 
     # ------------------------------------------------------------------ fit
@@ -657,9 +661,14 @@ default=None
         does not count (:meth:`sounding_segments`) is a row of NaN (missing).
         """
         X = self._patches(X, reset=False)  # checks fitted first
-        if self.transform_layer == "embedding":
+        layer = self.transform_layer
+        if isinstance(layer, str) and layer == "embedding":
             return self._missing_silence(self._embed(X), X)
-        return self._missing_silence(self._embed(X, block=self.transform_layer), X)
+        if isinstance(layer, (bool, np.bool_)) or not isinstance(layer, numbers.Integral) \
+                or not 1 <= layer <= N_BLOCKS:
+            raise ValueError(f"transform_layer must be 'embedding' or a block number in "
+                             f"[1, {N_BLOCKS}], got {layer!r}")
+        return self._missing_silence(self._embed(X, block=int(layer)), X)
 
     def embeddings(self, X):
         """Segment embeddings, shape (n_clips, n_segments, embedding_dim): what the class
