@@ -213,8 +213,8 @@ def embed(module, segments, batch_size=None, block=None):
     with torch.no_grad():
         for sl in batch_slices(segments.shape[0], batch_size):
             x = to_tensor(segments[sl], dev)
-            out.append((module(x) if block is None else bare_module(module).pooled_block(x, block))
-                       .cpu().numpy())
+            y = module(x) if block is None else bare_module(module).pooled_block(x, block)
+            out.append(y.cpu().numpy())
     module.train(was_training)
     return np.concatenate(out).astype(np.float32, copy=False)
 

@@ -25,10 +25,9 @@ class CentroidClassifier(ClassifierMixin, BaseEstimator):
     Enrollment of unseen classes.
 
     A segment that is NaN throughout is **missing**: it enters no centroid and no clip's
-    mean. :class:`MarginEmbeddingClassifier`'s ``transform`` (and ``embeddings``) leaves silent
-    segments so, which
-    is how a ``MarginEmbeddingClassifier -> CentroidClassifier`` pipeline decides exactly as
-    the margin model does (one rule, here: :func:`clip_distances`, :func:`nearest_labels`).
+    mean. :class:`MarginEmbeddingClassifier`'s ``embeddings`` (and ``transform``) leave silent
+    segments so, which is how a ``MarginEmbeddingClassifier -> CentroidClassifier`` pipeline
+    decides exactly as the margin model does (one rule, here: :func:`clip_distances`, :func:`nearest_labels`).
 
     Parameters
     ----------

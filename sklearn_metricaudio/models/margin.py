@@ -36,8 +36,8 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
     cosine distance of their segment embeddings to the class centroids of the
     training segments. Use it as the last step of a pipeline, or follow it
     with :class:`CentroidClassifier` (``transform`` returns the embeddings,
-    unless ``transform_layer`` names a block) to enroll new classes. The measured effect of every option below is in
-    ``benchmarks/RESULTS.md``.
+    unless ``transform_layer`` names a block) to enroll new classes. The
+    measured effect of every option below is in ``benchmarks/RESULTS.md``.
 
     Parameters
     ----------
@@ -299,11 +299,21 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
     def _validate_params(self):
         """scikit-learn's parameter checks, then the margin and scale against the loss."""
         super()._validate_params()
-        if isinstance(self.transform_layer, (bool, np.bool_)):  # an Integral to Python
-            raise ValueError(
-                f"The 'transform_layer' parameter of MarginEmbeddingClassifier must be "
-                f"'embedding' or a block number in [1, 13], got {self.transform_layer!r}")
+        self._transform_block()
         self._criterion_params()
+
+    def _transform_block(self):
+        """The block ``transform`` reads (None: the embedding); a ValueError for anything
+        else, including a bool (an Integral to Python) and a value set after ``fit``."""
+        layer = self.transform_layer
+        if isinstance(layer, str) and layer == "embedding":
+            return None
+        if isinstance(layer, (bool, np.bool_)) or not isinstance(layer, numbers.Integral) \
+                or not 1 <= layer <= N_BLOCKS:
+            raise ValueError(f"The 'transform_layer' parameter of MarginEmbeddingClassifier "
+                             f"must be 'embedding' or a block number in [1, {N_BLOCKS}], "
+                             f"got {layer!r}")
+        return int(layer)
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y, groups=None, deformed=None, outliers=None):
@@ -661,14 +671,7 @@ default=None
         does not count (:meth:`sounding_segments`) is a row of NaN (missing).
         """
         X = self._patches(X, reset=False)  # checks fitted first
-        layer = self.transform_layer
-        if isinstance(layer, str) and layer == "embedding":
-            return self._missing_silence(self._embed(X), X)
-        if isinstance(layer, (bool, np.bool_)) or not isinstance(layer, numbers.Integral) \
-                or not 1 <= layer <= N_BLOCKS:
-            raise ValueError(f"transform_layer must be 'embedding' or a block number in "
-                             f"[1, {N_BLOCKS}], got {layer!r}")
-        return self._missing_silence(self._embed(X, block=int(layer)), X)
+        return self._missing_silence(self._embed(X, block=self._transform_block()), X)
 
     def embeddings(self, X):
         """Segment embeddings, shape (n_clips, n_segments, embedding_dim): what the class
