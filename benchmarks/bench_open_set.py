@@ -5,7 +5,7 @@ Usage::
     python benchmarks/bench_open_set.py --data ../shared/data/ESC-10 \
         [--unknown ../shared/data/US8K-dev] [--true-accept 0.95] [--epochs N] [--width W]
         [--deformations] [--rotations 0 1 2 3 4] [--params "{'embedding_dim': 128}"]
-        [--alternatives] [--other-class] [--outlier-exposure]
+        [--alternatives] [--other-class] [--outlier-exposure] [--folds] [--save-models DIR]
 
 Protocol (rotation ``r`` of ``n_classes // 2``): the classes ``2r`` and ``2r + 1`` (in sorted
 order) are the unknowns; fold ``r + 1`` (cycling over the folds) is the test fold. The margin
@@ -18,10 +18,16 @@ two unknown classes (never seen in training), and, with ``--unknown``, every cli
 data set whose class name is none of the known ones (e.g. US8K-dev's urban sounds; ESC-10's
 "Dog bark" and US8K's "dog_bark" count as the same class and are left out).
 
+``--folds`` (with ``--unknown``): every class known instead, the protocol of a deployed model;
+rotation ``r`` takes fold ``r + 1`` as the test fold (all folds by default), the model is
+trained on the others, and the unknowns are the other data set's clips only.
+
 Score: minus the clip's smallest mean segment distance to a class centroid
 (``score_samples``); ``--alternatives`` adds three other scores of the same network (the
 clip's mean embedding against the centroids, the nearest training segment, and the
-activations of its block 9, standardised and averaged per clip, against their class centroids);
+activations of its block 9, standardised and averaged per clip, against their class centroids,
+and ``emb + block 9``: the library's distance and block 9's, each divided by its median over
+the validation clips, summed);
 ``--other-class`` trains a second model with the other data set as one more class;
 ``--outlier-exposure`` trains one with the other data set's clips as its outlier pool
 (``fit(outliers=...)``: pushed away from every class by the loss, never a class), scored on
@@ -40,7 +46,9 @@ import ast
 import copy
 import re
 import time
+from pathlib import Path
 
+import joblib
 import numpy as np
 from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler
@@ -110,7 +118,8 @@ def _alternative_distances(model, train_patches, clips, block, block_distance):
       after block ``block`` (``transform_layer``), standardised on the training segments and
       averaged (``ClipMean(rows="standard")``), its cosine distance to the nearest class
       centroid of the training clips' such vectors (``block_distance``, from
-      :func:`_block_distance`).
+      :func:`_block_distance`);
+    - ``library``: the model's own distance (``-score_samples``), for :func:`_combined`.
     """
     def unit(a):
         return a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-12)
@@ -125,7 +134,28 @@ def _alternative_distances(model, train_patches, clips, block, block_distance):
     mean = unit((Z * w[..., None]).sum(axis=1))
     nearest = 1 - (Z.reshape(-1, Z.shape[-1]) @ bank.T).max(axis=1).reshape(Z.shape[:2])
     return {"clip mean": (1 - mean @ centroids.T).min(axis=1), "1-NN": (nearest * w).sum(axis=1),
-            f"block {block}": block_distance(clips)}
+            f"block {block}": block_distance(clips), "library": -model.score_samples(clips)}
+
+
+def _combined(alt, block):
+    """``alt`` ({clip set: {score: distances}}) with ``+ block k``: the library's distance and
+    block ``k``'s, each divided by its median over the validation clips (``alt["valid"]``),
+    summed; the library's own distance itself is dropped (it is the ``embedding`` row)."""
+    name = f"block {block}"
+    scale = {k: np.median(alt["valid"][k]) for k in ("library", name)}
+    for scores in alt.values():
+        scores[f"+ {name}"] = (scores.pop("library") / max(scale["library"], 1e-12)
+                               + scores[name] / max(scale[name], 1e-12))
+    return alt
+
+
+def _split(r, data, args):
+    """Rotation ``r``'s unknown classes, test fold and known-clip mask (see the protocol)."""
+    classes, folds = np.unique(data.target), np.unique(data.fold)
+    if args.folds:  # every class known; fold r + 1 tested
+        return classes[:0], folds[r % folds.size], np.ones(data.target.size, dtype=bool)
+    unknown = classes[2 * r:2 * r + 2]
+    return unknown, folds[r % folds.size], ~np.isin(data.target, unknown)
 
 
 def _with_other_class(data, patches, train, test, unknown_X, other_X, params, args):
@@ -174,10 +204,7 @@ def _with_outlier_exposure(data, patches, deformed, train, test, unknown_X, pool
 def _rotation(r, data, patches, mfcc, deformed, other, args):
     """One rotation's metrics: {representation: {unknown set: metrics}}."""
     classes = np.unique(data.target)
-    unknown = classes[2 * r:2 * r + 2]
-    folds = np.unique(data.fold)
-    test_fold = folds[r % folds.size]
-    known = ~np.isin(data.target, unknown)
+    unknown, test_fold, known = _split(r, data, args)
     train = np.flatnonzero(known & (data.fold != test_fold))
     test = np.flatnonzero(known & (data.fold == test_fold))
     params = {k: v for k, v in (("epochs", args.epochs), ("width", args.width)) if v is not None}
@@ -187,10 +214,15 @@ def _rotation(r, data, patches, mfcc, deformed, other, args):
     model.fit(patches[train], data.target[train], groups=data.fsID[train],
               deformed=None if deformed is None else deformed[train])
     fit_s = time.perf_counter() - t0
+    if args.save_models:  # for other scores of the same networks later, without retraining
+        Path(args.save_models).mkdir(parents=True, exist_ok=True)
+        tmp = Path(args.save_models) / f".rotation{r}.pkl.tmp"
+        joblib.dump(model, tmp)
+        tmp.replace(Path(args.save_models) / f"rotation{r}.pkl")
     valid = train[model.validation_mask_]
     closed = model.predict(patches[test])
     model.calibrate(patches[valid], true_accept=args.true_accept)
-    sets = {"held-out classes": (patches[~known], mfcc[~known])}
+    sets = {} if args.folds else {"held-out classes": (patches[~known], mfcc[~known])}
     if other is not None:
         o_data, o_patches, o_mfcc, _ = other
         names = {_name(data.target_names[c]) for c in classes[~np.isin(classes, unknown)]}
@@ -207,6 +239,7 @@ def _rotation(r, data, patches, mfcc, deformed, other, args):
                for key, X in
                [("known", patches[test]), ("valid", patches[valid]),
                 *[(name, u) for name, (u, _) in sets.items()]]}
+        alt = _combined(alt, args.block)
         for score in alt["known"]:
             out[f"emb {score}"] = {name: _distance_metrics(
                 alt["known"][score], alt[name][score], alt["valid"][score],
@@ -267,19 +300,28 @@ def main(argv=None):
     ap.add_argument("--deformations", action="store_true",
                     help="train with the deformed versions of the clips (the shipped recipe; "
                          "slower)")
+    ap.add_argument("--folds", action="store_true",
+                    help="with --unknown: every class known, one fold tested per rotation "
+                         "(default: every fold); the other data set's clips are the unknowns")
+    ap.add_argument("--save-models", default=None, metavar="DIR",
+                    help="pickle each rotation's fitted model to DIR/rotationR.pkl")
     args = ap.parse_args(argv)
+    if args.folds and (args.unknown is None or args.other_class or args.outlier_exposure):
+        ap.error("--folds needs --unknown (the only unknowns) and no --other-class or "
+                 "--outlier-exposure (they train against held-out classes)")
     t0 = time.perf_counter()
     data, patches, mfcc, deformed = _features(args.data, deform=args.deformations)
     other = None if args.unknown is None else _features(args.unknown, every_class=True)
     print(f"features: {time.perf_counter() - t0:.0f} s", flush=True)
-    rotations = args.rotations or list(range(np.unique(data.target).size // 2))
+    rotations = args.rotations or list(range(
+        np.unique(data.fold).size if args.folds else np.unique(data.target).size // 2))
     pooled = {}
     head = (f"{'rotation':<34}{'model':<16}{'unknowns':<18}{'AUROC':>7}{'closed %':>10}"
             f"{'open %':>8}{'TAR %':>7}{'FAR %':>7}")
     print(head)
     for r in rotations:
         res, fit_s, names, fold = _rotation(r, data, patches, mfcc, deformed, other, args)
-        title = f"{r}: {' + '.join(names)} (fold {fold})"
+        title = f"{r}: {' + '.join(names) or 'all known'} (fold {fold})"
         for rep, by_set in res.items():
             for set_name, m in by_set.items():
                 pooled.setdefault((rep, set_name), []).append(m)

@@ -220,13 +220,36 @@ def test_bench_open_set(bench, tiny_esc10, tiny_us8k, tmp_path, capsys):
                                   "--alternatives", "--params", "{'embedding_dim': 8}",
                                   "--other-class", "--outlier-exposure"])
     out = capsys.readouterr().out
-    for rep in ("embedding", "emb clip mean", "emb 1-NN", "emb block 9", "MFCC stats"):
+    for rep in ("embedding", "emb clip mean", "emb 1-NN", "emb block 9", "emb + block 9",
+                "MFCC stats"):
         for unknowns in ("held-out classes", "other data set"):
             assert out.count(f"{rep:<16}{unknowns}") == 2, (rep, unknowns)  # rotation, mean
     assert out.count("OE near - other") == 2 and out.count("OE nearest") == 2
     assert out.count("emb + exposure  held-out classes") == 2
     assert "mean over 1 rotations, target true-accept 90 %" in out
     assert "nan" not in out.lower()
+
+
+def test_bench_open_set_folds(bench, tiny_esc10, tiny_us8k, tmp_path, capsys):
+    # every class known, one fold tested; the other set's clips the only unknowns; the
+    # library's distance and block 9's summed; the fitted model saved for later scores
+    bench("bench_open_set").main(["--data", str(tiny_esc10), "--unknown", str(tiny_us8k[1]),
+                                  "--folds", "--rotations", "1", "--epochs", "1",
+                                  "--alternatives", "--params", "{'embedding_dim': 8}",
+                                  "--save-models", str(tmp_path / "m")])
+    out = capsys.readouterr().out
+    assert "1: all known (fold 2)" in out
+    for rep in ("embedding", "emb block 9", "emb + block 9", "MFCC stats"):
+        assert out.count(f"{rep:<16}other data set") == 2, rep
+    assert "held-out classes" not in out and "nan" not in out.lower()
+    import joblib
+
+    from sklearn_metricaudio.datasets import load_dataset
+
+    model = joblib.load(tmp_path / "m" / "rotation1.pkl")
+    assert set(model.classes_) == set(np.unique(load_dataset(tiny_esc10).target))
+    with pytest.raises(SystemExit):
+        bench("bench_open_set").main(["--data", str(tiny_esc10), "--folds"])
 
 
 def test_tune_margin(bench, tmp_path, capsys):
