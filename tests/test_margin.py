@@ -226,7 +226,8 @@ def test_transform_layer_gives_a_blocks_pooled_activations_and_nothing_else_chan
     X, y = patches[0], patches[1]
     Xp = np.concatenate([X, np.full_like(X[:, :1], -100.0)], axis=1)  # a silent third segment
     known = y < 6
-    clf = MarginEmbeddingClassifier(**{**FAST, "epochs": 3}, validation_split=None)
+    clf = MarginEmbeddingClassifier(**{**FAST, "epochs": 3}, validation_split=None,
+                                    rejection_layer="embedding")
     clf.fit(Xp[known], y[known])
     emb = clf.transform(Xp)
     ref = {m: getattr(clf, m)(Xp) for m in ("predict", "decision_function", "predict_proba",
@@ -270,7 +271,8 @@ def test_transform_layer_is_checked(patches, value):
 
 def test_calibrate_rejects_clips_beyond_the_held_out_threshold(patches):
     X, y = patches[0], patches[1]
-    clf = MarginEmbeddingClassifier(**FAST).fit(X, y)
+    clf = MarginEmbeddingClassifier(**FAST, rejection_layer="embedding").fit(X, y)
+    assert clf.rejection_ is None and clf.rejection_block_ is None
     held_out = X[clf.validation_mask_]   # clips the network was not trained on
     before = clf.predict(X)
     assert clf.calibrate(held_out, true_accept=0.8) is clf
@@ -287,6 +289,94 @@ def test_calibrate_rejects_clips_beyond_the_held_out_threshold(patches):
     rejected = smallest(X) > clf.centroid_.threshold_
     assert rejected.any() and not rejected.all()
     np.testing.assert_array_equal(after, np.where(rejected, -1, before))
+
+
+def _block_reference(clf, X_fit, y_fit, block):
+    """The block-``block`` rejection by hand, from the public parts: the block's pooled
+    activations (``transform_layer``), NumPy's standardisation of the training segments,
+    per-clip means of the sounding segments, unit vectors, cosine to class means."""
+    net = copy.deepcopy(clf).set_params(transform_layer=block)
+
+    def acts(clips):
+        a = net.transform(clips).astype(np.float64)
+        return a, ~np.isnan(a).any(axis=-1)
+
+    a, ok = acts(X_fit)
+    rows = a[ok]
+    mean, sd = rows.mean(axis=0), rows.std(axis=0)
+    sd[sd == 0] = 1.0
+
+    def vectors(clips):
+        a, ok = acts(clips)
+        z = np.where(ok[..., None], (np.nan_to_num(a) - mean) / sd, 0.0)
+        v = z.sum(axis=1) / ok.sum(axis=1, keepdims=True)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    fit_v = vectors(X_fit)
+    labels = np.unique(y_fit)
+    centroids = np.stack([fit_v[y_fit == c].mean(axis=0) for c in labels])
+    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
+    return lambda clips: (1 - vectors(clips) @ centroids.T).min(axis=1), vectors
+
+
+def test_rejection_layer_scores_calibrates_and_rejects_by_a_blocks_clip_vectors(patches):
+    """rejection_layer=k: score_samples is minus the clip's cosine distance from its block-k
+    vector (standardised on the training clips' sounding segments, averaged per clip) to the
+    nearest class centroid of the training clips' vectors; calibrate puts the threshold on
+    it and predict rejects by it; the labels and the other scores stay the embedding's;
+    enroll adds the new clips to both sets of centroids."""
+    X, y, fold = patches[0], patches[1], patches[2]
+    Xp = np.concatenate([X, np.full_like(X[:, :1], -100.0)], axis=1)  # a silent third segment
+    known = y < 6
+    fit, held = np.flatnonzero(known & (fold != 4)), np.flatnonzero(known & (fold == 4))
+    clf = MarginEmbeddingClassifier(**{**FAST, "epochs": 3}, validation_split=None,
+                                    rejection_layer=9).fit(Xp[fit], y[fit])
+    plain = copy.deepcopy(clf)
+    plain.rejection_ = plain.rejection_block_ = None
+    plain.set_params(rejection_layer="embedding")
+    assert clf.rejection_block_ == 9
+    distance, vectors = _block_reference(clf, Xp[fit], y[fit], 9)
+    np.testing.assert_allclose(clf.score_samples(Xp), -distance(Xp), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(clf.score_samples(Xp), plain.score_samples(Xp))
+    for method in ("predict", "decision_function", "predict_proba"):
+        np.testing.assert_array_equal(getattr(clf, method)(Xp), getattr(plain, method)(Xp),
+                                      err_msg=method)
+    before = clf.predict(Xp)
+    assert clf.calibrate(Xp[held], true_accept=0.8) is clf
+    threshold = np.quantile(distance(Xp[held]), 0.8, method="higher")
+    np.testing.assert_allclose(clf.rejection_[-1].threshold_, threshold, rtol=1e-5)
+    assert getattr(clf.centroid_, "threshold_", None) is None
+    rejected = distance(Xp) > clf.rejection_[-1].threshold_
+    assert rejected.any() and not rejected.all()
+    clear = np.abs(distance(Xp) - threshold) > 1e-5  # the held-out clip on it: round-off
+    np.testing.assert_array_equal(clf.predict(Xp)[clear], np.where(rejected, -1, before)[clear])
+    # enroll: the new classes' clips join the block centroids too (as their clip vectors'
+    # mean) and the embedding's, and the threshold stays
+    new = np.flatnonzero(~known)
+    unenrolled = clf.score_samples(Xp[new])
+    clf.enroll(Xp[new], y[new]), plain.enroll(Xp[new], y[new])
+    np.testing.assert_array_equal(clf.centroid_.centroids_, plain.centroid_.centroids_)
+    assert list(clf.rejection_[-1].classes_) == list(range(8))
+    enrolled = clf.score_samples(Xp[new])   # nearer: their own centroids are new candidates
+    assert (enrolled >= unenrolled - 1e-9).all() and (enrolled > unenrolled + 0.05).any()
+    for c in (6, 7):
+        np.testing.assert_allclose(clf.rejection_[-1].centroids_[c],
+                                   vectors(Xp[y == c]).mean(axis=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(clf.rejection_[-1].threshold_, threshold, rtol=1e-5)
+
+
+def test_rejection_layer_is_checked_and_fixed_at_fit(patches):
+    X, y = patches[0], patches[1]
+    for value in (0, 14, "pooled", True):
+        with pytest.raises(ValueError, match="rejection_layer"):
+            MarginEmbeddingClassifier(rejection_layer=value, epochs=1).fit(X[:8], y[:8])
+    two = np.r_[np.flatnonzero(y == 0)[:4], np.flatnonzero(y == 1)[:4]]
+    fitted = MarginEmbeddingClassifier(epochs=1, validation_split=None,
+                                       rejection_layer=8).fit(X[two], y[two])
+    for value in (9, "embedding"):   # the centroids were made for block 8 in fit
+        with pytest.raises(ValueError, match="fitted with 8"):
+            fitted.set_params(rejection_layer=value).score_samples(X[:2])
+    fitted.set_params(rejection_layer=8).score_samples(X[:2])
 
 
 @pytest.mark.learning
@@ -940,11 +1030,15 @@ def test_pickle_and_joblib_round_trip(patches, tmp_path):
     # fitted with (every segment counted), while a new estimator has __init__'s defaults
     old = copy.copy(clf)
     for name in ("silence_db", "deformed_share", "mixed_precision", "accelerator",
-                 "transform_layer"):
-        del old.__dict__[name]
+                 "transform_layer", "rejection_layer", "rejection_", "rejection_block_"):
+        old.__dict__.pop(name, None)
     legacy = pickle.loads(pickle.dumps(old))
     assert legacy.silence_db is None and legacy.deformed_share == 0.0
-    assert legacy.transform_layer == "embedding"
+    assert legacy.transform_layer == legacy.rejection_layer == "embedding"
+    assert legacy.rejection_ is None and legacy.rejection_block_ is None
+    np.testing.assert_allclose(legacy.score_samples(X[80:]),
+                               legacy.centroid_.score_samples(legacy.transform(X[80:])),
+                               rtol=1e-6)
     assert not np.isnan(legacy.transform(X[80:])).any()  # every segment counted
     np.testing.assert_allclose(legacy.decision_function(X[80:]),
                                legacy.centroid_.decision_function(legacy.transform(X[80:])),

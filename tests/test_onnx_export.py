@@ -261,6 +261,22 @@ def test_a_centroid_over_block_activations_is_refused(fitted, tmp_path):
     assert not (tmp_path / "x.onnx").exists()
 
 
+def test_a_calibrated_block_rejection_is_refused(fitted, tmp_path):
+    """rejection_layer=k calibrated: the threshold is on block activations, which the graph
+    does not compute; uncalibrated, the graph is the embedding's decision as ever."""
+    from sklearn.base import clone
+
+    pipe, _, X, y = fitted
+    blocky = clone(pipe).set_params(marginembeddingclassifier__rejection_layer=9).fit(X, y)
+    model = OnnxClassifier(export_onnx(blocky, tmp_path / "uncalibrated.onnx"))
+    assert model.threshold_ is None
+    np.testing.assert_array_equal(model.predict(X), blocky.predict(X))
+    blocky[-1].calibrate(blocky[:-1].transform(X), true_accept=0.5)
+    with pytest.raises(ValueError, match="calibrated on the activations of block 9"):
+        export_onnx(blocky, tmp_path / "calibrated.onnx")
+    assert not (tmp_path / "calibrated.onnx").exists()
+
+
 def test_calibrated_margin_model(fitted, tmp_path):
     """MarginEmbeddingClassifier.calibrate: its centroid's threshold and default label
     ("unknown" for string classes) go into the file; predictions as the pipeline's."""

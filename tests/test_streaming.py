@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from scipy.signal import resample_poly
+from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import GaussianNB
@@ -177,6 +178,24 @@ def test_real_model_leaves_silent_segments_out_as_in_memory(margin_model, tmp_pa
     margin = margin_model[-1]
     X = margin_model[:-1].transform(sf.read(path, dtype="float32")[0][None, 8000:16000])
     assert (X.max(axis=(2, 3)) > margin.silence_db).tolist() == [[True, False]]
+
+
+def test_a_calibrated_block_rejection_streams_like_in_memory(margin_model, tmp_path):
+    # rejection_layer=9, calibrated to accept half of the training clips: the stream's
+    # labels (one embedding per window for labels and scores) reject the windows the
+    # pipeline's own predict rejects
+    path = tmp_path / "rec.wav"
+    _write(path, [("low", 2.0), ("noise", 1.5), ("high", 2.5)])
+    rng = np.random.default_rng(1)
+    X = np.stack([_sound(k, 1.0, rng) for k in ("low", "high") for _ in range(8)])
+    model = clone(margin_model).set_params(marginembeddingclassifier__rejection_layer=9)
+    model.fit(X.astype(np.float32), np.repeat(["low", "high"], 8))
+    model[-1].calibrate(model[:-1].transform(X.astype(np.float32)), true_accept=0.5)
+    windows = list(predict_stream(model, path, window=1.0, hop=0.5))
+    starts, ends, labels, scores, classes = _reference(model, str(path), 1.0, 0.5)
+    assert "unknown" in list(labels) and set(labels) - {"unknown"}
+    assert [w.label for w in windows] == list(labels)
+    np.testing.assert_allclose(np.stack([w.scores for w in windows]), scores, atol=1e-5)
 
 
 def test_recording_shorter_than_a_window(band_model, tmp_path, capsys):

@@ -52,11 +52,15 @@ def labels_and_scores(final, Xt, method):
 
     A :class:`~sklearn_metricaudio.MarginEmbeddingClassifier` embeds the clips once for both
     (its ``predict`` and ``predict_proba`` would embed them twice): its ``embeddings`` go to
-    its ``centroid_``, which is what its own ``predict`` does.
+    its ``centroid_`` (and a calibrated block rejection, ``rejection_layer``), which is what
+    its own ``predict`` does.
     """
     if isinstance(final, MarginEmbeddingClassifier):
-        final, Xt = final.centroid_, final.embeddings(Xt)
-    labels = final.predict(Xt)
+        emb = final.embeddings(Xt)
+        labels = final._predict(final._patches(Xt, reset=False), emb)  # its rejection too
+        final, Xt = final.centroid_, emb
+    else:
+        labels = final.predict(Xt)
     if method is None:
         return labels, np.empty((len(labels), 0))
     return labels, _score_matrix(final, Xt, method)

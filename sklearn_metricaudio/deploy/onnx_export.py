@@ -109,6 +109,15 @@ def _pipeline_parts(pipe):
             f"CentroidClassifier holds {final.centroids_.shape[-1]}-d vectors, not its "
             f"{margin.embedding_dim}-d embeddings. Export a pipeline whose centroids were "
             "fitted on the embeddings (transform_layer='embedding')")
+    rejection = getattr(margin, "rejection_", None)
+    if final is None and rejection is not None \
+            and getattr(rejection[-1], "threshold_", None) is not None:
+        raise ValueError(
+            f"export_onnx cannot export this MarginEmbeddingClassifier's open-set rejection: "
+            f"it was calibrated on the activations of block {margin.rejection_block_} "
+            f"(rejection_layer={margin.rejection_layer!r}), which the graph does not compute. "
+            "Export the model before calibrate (no rejection), or fit it with "
+            "rejection_layer='embedding' and calibrate that")
     if margin.n_features_in_ != logmel.n_mels:
         raise ValueError(
             f"MarginEmbeddingClassifier was fitted on {margin.n_features_in_} mel bands but "

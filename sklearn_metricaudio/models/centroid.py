@@ -394,7 +394,13 @@ def nearest_labels(distances, classes, *, threshold=None, unknown_label=None):
         return labels
     if unknown_label is None:
         raise ValueError("a threshold rejects clips: give the unknown_label they get")
-    rejected = distances.min(axis=1) > threshold
+    return with_unknown(labels, distances.min(axis=1) > threshold, unknown_label)
+
+
+def with_unknown(labels, rejected, unknown_label):
+    """``labels`` with ``unknown_label`` where ``rejected``, of the labels' type when the
+    two are of one kind (numbers, strings), else objects (see :func:`nearest_labels`)."""
+    labels = np.asarray(labels)
     unknown = np.asarray([unknown_label])
     kinds = {labels.dtype.kind, unknown.dtype.kind}
     same_kind = kinds <= set("biuf") or kinds <= set("OUS")

@@ -16,7 +16,7 @@ from . import _training
 from ._losses import LOSSES, loss_parameters
 from ._mobilenet import N_BLOCKS, EmbeddingNet
 from ._validation import check_clips, check_fit_labels
-from .centroid import CentroidClassifier
+from .centroid import CentroidClassifier, with_unknown
 
 __all__ = ["MarginEmbeddingClassifier"]
 
@@ -142,6 +142,21 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         between ESC-10 and US8K-dev at 1 and 5 shots and two seeds (10 or more in 11 of the
         16), the embedding joined with them 1.2 to 24.7 (8 of 16; ``benchmarks/RESULTS.md``,
         issue 24; the pipeline in :class:`ClipMean`).
+    rejection_layer : "embedding" or int in [1, 13], default="embedding"
+        What the open-set score (:meth:`score_samples`), :meth:`calibrate` and the rejection
+        of a calibrated :meth:`predict` measure. ``"embedding"``: each clip's smallest mean
+        segment distance to a class centroid of the embeddings (the decision's own
+        distance). A block number ``k``: the clip's activations after block ``k`` (as
+        ``transform_layer=k``), standardised on the training segments and averaged over its
+        sounding segments (:class:`ClipMean` ``rows="standard"``), its cosine distance to
+        the nearest class centroid of the training clips' such vectors (``rejection_``).
+        The labels, :meth:`decision_function` and :meth:`predict_proba` always come from the
+        embedding. Which rejects better depends on what the unknown sounds are: trained on
+        ESC-10, block 9 took the AUROC against US8K-dev's sounds from 0.64 to 0.81 (every
+        fold and rotation); trained on US8K-dev, it fell against ESC-10's sounds from 0.67
+        to about 0.5, and so did every other block (``benchmarks/RESULTS.md``, issue 24).
+        Measure it on your own "none of these" recordings (``bench_open_set.py --folds``)
+        before you choose it.
     mixed_precision : bool, default=False
         On CUDA, train the network under bfloat16 autocast (``torch.autocast``): the
         convolutions run in bfloat16, the batch norms, the loss head and the weights stay
@@ -186,6 +201,13 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         The trained network (``net_.module_`` is the embedding network).
     centroid_ : CentroidClassifier
         Cosine centroids of the training segments' embeddings.
+    rejection_ : sklearn.pipeline.Pipeline or None
+        With a block ``rejection_layer``: ``ClipMean(rows="standard") ->
+        CentroidClassifier()`` fitted on the training clips' block activations, whose
+        ``score_samples`` is the open-set score and whose ``threshold_`` (after
+        :meth:`calibrate`) rejects; None with ``"embedding"``.
+    rejection_block_ : int or None
+        The block ``rejection_`` was fitted on (None: the embedding).
     validation_mask_ : ndarray of bool, shape (n_clips,)
         The clips of ``fit`` held out for model selection (all False without).
     best_epoch_ : int
@@ -222,7 +244,9 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
     #: (``__setstate__``), while a new estimator takes ``__init__``'s defaults.
     _BEFORE_THE_OPTION = {"silence_db": None, "deformed_share": 0.0, "mixed_precision": False,
                           "accelerator": None, "weight_averaging": None,
-                          "outlier_weight": 0.5, "transform_layer": "embedding"}
+                          "outlier_weight": 0.5, "transform_layer": "embedding",
+                          "rejection_layer": "embedding", "rejection_": None,
+                          "rejection_block_": None}
 
     _parameter_constraints = {
         "loss": [StrOptions(set(LOSSES))],
@@ -247,6 +271,8 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         "silence_db": [numbers.Real, None],
         "transform_layer": [StrOptions({"embedding"}),
                             Interval(numbers.Integral, 1, N_BLOCKS, closed="both")],
+        "rejection_layer": [StrOptions({"embedding"}),
+                            Interval(numbers.Integral, 1, N_BLOCKS, closed="both")],
         "mixed_precision": ["boolean"],
         "validation_split": [Interval(numbers.Real, 0, 1, closed="neither"), "array-like", None],
         "device": [str, torch.device],
@@ -260,8 +286,8 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
                  momentum=0.9, weight_decay=1e-4, mask_fraction=0.15, level_norm=False,
                  mixup=0.0, deformed_share=0.5, outlier_weight=0.5, weight_averaging=0.1,
                  random_crop=False, silence_db=-80.0, transform_layer="embedding",
-                 mixed_precision=False, validation_split=0.1, device="cpu", accelerator=None,
-                 random_state=None, verbose=0):
+                 rejection_layer="embedding", mixed_precision=False, validation_split=0.1,
+                 device="cpu", accelerator=None, random_state=None, verbose=0):
         self.loss = loss
         self.margin = margin
         self.scale = scale
@@ -283,6 +309,7 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         self.random_crop = random_crop
         self.silence_db = silence_db
         self.transform_layer = transform_layer
+        self.rejection_layer = rejection_layer
         self.mixed_precision = mixed_precision
         self.validation_split = validation_split
         self.device = device
@@ -300,17 +327,23 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         """scikit-learn's parameter checks, then the margin and scale against the loss."""
         super()._validate_params()
         self._transform_block()
+        self._block_of("rejection_layer")
         self._criterion_params()
 
     def _transform_block(self):
         """The block ``transform`` reads (None: the embedding); a ValueError for anything
         else, including a bool (an Integral to Python) and a value set after ``fit``."""
-        layer = self.transform_layer
+        return self._block_of("transform_layer")
+
+    def _block_of(self, name):
+        """The block the ``name`` parameter (``transform_layer``, ``rejection_layer``) names,
+        None for ``"embedding"``; a ValueError for anything else, a bool included."""
+        layer = getattr(self, name)
         if isinstance(layer, str) and layer == "embedding":
             return None
         if isinstance(layer, (bool, np.bool_)) or not isinstance(layer, numbers.Integral) \
                 or not 1 <= layer <= N_BLOCKS:
-            raise ValueError(f"The 'transform_layer' parameter of MarginEmbeddingClassifier "
+            raise ValueError(f"The {name!r} parameter of MarginEmbeddingClassifier "
                              f"must be 'embedding' or a block number in [1, {N_BLOCKS}], "
                              f"got {layer!r}")
         return int(layer)
@@ -568,7 +601,21 @@ default=None
         self.centroid_ = CentroidClassifier(metric="cosine").fit(
             self._missing_silence(emb.reshape(*clips, -1), X_train),
             self.classes_[seg_y[::clips[1]]])
+        self.rejection_block_ = self._block_of("rejection_layer")
+        self.rejection_ = self._fit_rejection(X_train, self.classes_[seg_y[::clips[1]]])
         self._warn_if_degenerate(emb, net)
+
+    def _fit_rejection(self, X, y):
+        """``rejection_`` on the (checked) training patches ``X`` and labels ``y``."""
+        block = self._block_of("rejection_layer")
+        if block is None:
+            return None
+        from sklearn.pipeline import make_pipeline
+
+        from ..features.clip_mean import ClipMean
+
+        return make_pipeline(ClipMean(rows="standard"), CentroidClassifier(metric="cosine")).fit(
+            self._missing_silence(self._embed(X, block=block), X), y)
 
     def _warn_if_degenerate(self, emb, net):
         """Warn when the fitted embedding says nothing: every training segment embedded
@@ -726,6 +773,25 @@ default=None
             return np.ones(X.shape[:2], dtype=bool)
         return X.max(axis=(2, 3)) > self.silence_db
 
+    def _rejection(self):
+        """``rejection_``, checked against ``rejection_layer`` (which must not change after
+        ``fit``); None when the embedding's distances reject."""
+        block = self._block_of("rejection_layer")
+        rejection = getattr(self, "rejection_", None)
+        fitted = getattr(self, "rejection_block_", None)
+        if block != fitted:
+            raise ValueError(
+                f"rejection_layer is {self.rejection_layer!r} but the model was fitted with "
+                f"{'embedding' if fitted is None else fitted!r}: its rejection centroids are "
+                "made in fit; set it back or fit again")
+        return rejection
+
+    def _rejection_vectors(self, X):
+        """Each clip's block vector, as ``rejection_`` compares them (patches checked)."""
+        block = self.rejection_block_
+        return self.rejection_[:-1].transform(
+            self._missing_silence(self._embed(X, block=block), X))
+
     def enroll(self, X, y):
         """Register new classes (or more clips of known ones) without retraining the network.
 
@@ -743,6 +809,9 @@ default=None
         self : MarginEmbeddingClassifier
         """
         emb = self.embeddings(X)  # checks fitted first
+        if self._rejection() is not None:  # the same clips into the rejection centroids
+            self.rejection_[-1].enroll(self._rejection_vectors(self._patches(X, reset=False)),
+                                       y)
         self.centroid_.enroll(emb, y)
         self.classes_ = self.centroid_.classes_
         return self
@@ -754,22 +823,38 @@ default=None
 
     def predict(self, X):
         """Class with the smallest mean segment distance to its training centroid
-        (silent segments left out: ``silence_db``)."""
-        emb = self.embeddings(X)  # checks fitted first
-        return self.centroid_.predict(emb)
+        (silent segments left out: ``silence_db``); after :meth:`calibrate`, ``"unknown"``
+        (``-1`` for numeric labels) for a clip whose :meth:`score_samples` is below the
+        threshold."""
+        return self._predict(self._patches(X, reset=False), self.embeddings(X))
+
+    def _predict(self, X, emb):
+        """:meth:`predict` of checked patches ``X`` whose embeddings are ``emb``."""
+        rejection = self._rejection()
+        if rejection is None or getattr(rejection[-1], "threshold_", None) is None:
+            return self.centroid_.predict(emb)
+        distance = -rejection[-1].score_samples(self._rejection_vectors(X))
+        return with_unknown(self.centroid_.predict(emb), distance > rejection[-1].threshold_,
+                            rejection[-1]._unknown_label())
 
     def score_samples(self, X):
-        """Open-set score: minus each clip's smallest mean distance to a class centroid
-        (higher: more like a known class; see :meth:`CentroidClassifier.score_samples`)."""
-        emb = self.embeddings(X)  # checks fitted first
-        return self.centroid_.score_samples(emb)
+        """Open-set score, higher for clips more like a known class: minus each clip's
+        distance to the nearest class centroid, by ``rejection_layer`` (the embedding's
+        smallest mean segment distance, :meth:`CentroidClassifier.score_samples`, or the
+        block vector's cosine distance)."""
+        X = self._patches(X, reset=False)  # checks fitted first
+        if self._rejection() is None:
+            return self.centroid_.score_samples(self._missing_silence(self._embed(X), X))
+        return self.rejection_[-1].score_samples(self._rejection_vectors(X))
 
     def calibrate(self, X, *, true_accept=0.95):
         """Fit the open-set rejection threshold on held-out clips of the known classes.
 
         From then on :meth:`predict` returns ``"unknown"`` (``-1`` for numeric labels)
-        for a clip farther than the threshold from every class centroid; see
-        :meth:`CentroidClassifier.calibrate`. Use clips the network was not trained on,
+        for a clip farther than the threshold from every class centroid, by the distance of
+        ``rejection_layer`` (:meth:`score_samples`); see :meth:`CentroidClassifier.calibrate`.
+        The threshold is ``centroid_.threshold_`` (``"embedding"``) or
+        ``rejection_[-1].threshold_`` (a block). Use clips the network was not trained on,
         e.g. ``X[clf.validation_mask_]`` of the clips given to ``fit``.
 
         Parameters
@@ -782,8 +867,12 @@ default=None
         -------
         self : MarginEmbeddingClassifier
         """
-        emb = self.embeddings(X)  # checks fitted first
-        self.centroid_.calibrate(emb, true_accept=true_accept)
+        X = self._patches(X, reset=False)  # checks fitted first
+        if self._rejection() is None:
+            self.centroid_.calibrate(self._missing_silence(self._embed(X), X),
+                                     true_accept=true_accept)
+        else:
+            self.rejection_[-1].calibrate(self._rejection_vectors(X), true_accept=true_accept)
         return self
 
     def predict_proba(self, X):
