@@ -91,12 +91,18 @@ def main(argv=None):
                      float(np.abs(np.asarray(got_scores) - own_scores).max()), seconds))
         print(f"  {name}: {int(same.sum())}/{len(W)} agree ({seconds:.1f} s)", flush=True)
 
-    # the margin step as a transformer of embeddings (whatever transform_layer it was saved with)
-    front = copy.deepcopy(margin).set_params(transform_layer="embedding")
-    chained = Pipeline(model.steps[:-1] + [(model.steps[-1][0], front),
-                                           ("centroid", copy.deepcopy(margin.centroid_))])
-    (lab, sc), t = _timed(lambda: (chained.predict(W), chained.decision_function(W)))
-    compare("centroid (Margin -> CentroidClassifier)", lab, sc, t)
+    # the margin step as a transformer of embeddings (whatever transform_layer it was saved
+    # with); a calibrated block rejection (rejection_layer) is not in the embedding's centroids
+    rejection = getattr(margin, "rejection_", None)
+    if rejection is not None and hasattr(rejection[-1], "threshold_"):
+        print("  centroid: skipped (the model rejects by a block's centroids, rejection_layer="
+              f"{margin.rejection_layer!r}, which a CentroidClassifier of embeddings lacks)")
+    else:
+        front = copy.deepcopy(margin).set_params(transform_layer="embedding")
+        chained = Pipeline(model.steps[:-1] + [(model.steps[-1][0], front),
+                                               ("centroid", copy.deepcopy(margin.centroid_))])
+        (lab, sc), t = _timed(lambda: (chained.predict(W), chained.decision_function(W)))
+        compare("centroid (Margin -> CentroidClassifier)", lab, sc, t)
 
     with tempfile.TemporaryDirectory() as tmp:
         paths = [os.path.join(tmp, f"clip{i:05d}.wav") for i in range(len(W))]
@@ -119,7 +125,7 @@ def main(argv=None):
 
             onnx, t_export = _timed(lambda: OnnxClassifier(export_onnx(
                 model, os.path.join(tmp, "model.onnx"))))
-        except ImportError as exc:
+        except (ImportError, ValueError) as exc:  # no onnx; or a model it cannot export
             print(f"  onnx: skipped ({exc})")
         else:
             (lab, sc), t = _timed(lambda: (onnx.predict(W), onnx.decision_function(W)))

@@ -80,7 +80,9 @@ def _metrics(clf, known_X, unknown_X, known_true, closed_pred):
     calibrated classifier (``closed_pred``: its predictions before calibration)."""
     known_score, unknown_score = clf.score_samples(known_X), clf.score_samples(unknown_X)
     y = np.r_[np.ones(len(known_score)), np.zeros(len(unknown_score))]
-    threshold = getattr(clf, "centroid_", clf).threshold_
+    rejection = getattr(clf, "rejection_", None)  # a block rejection_layer holds its own
+    threshold = (rejection[-1] if rejection is not None else getattr(clf, "centroid_", clf)
+                 ).threshold_
     return dict(auroc=roc_auc_score(y, np.r_[known_score, unknown_score]),
                 closed=100 * np.mean(closed_pred == known_true),
                 open=100 * np.mean(clf.predict(known_X) == known_true),  # rejected: wrong
@@ -119,7 +121,8 @@ def _alternative_distances(model, train_patches, clips, block, block_distance):
       averaged (``ClipMean(rows="standard")``), its cosine distance to the nearest class
       centroid of the training clips' such vectors (``block_distance``, from
       :func:`_block_distance`);
-    - ``library``: the model's own distance (``-score_samples``), for :func:`_combined`.
+    - ``library``: the embedding's distance (``-score_samples`` at the default
+      ``rejection_layer``), for :func:`_combined`.
     """
     def unit(a):
         return a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-12)
@@ -134,7 +137,8 @@ def _alternative_distances(model, train_patches, clips, block, block_distance):
     mean = unit((Z * w[..., None]).sum(axis=1))
     nearest = 1 - (Z.reshape(-1, Z.shape[-1]) @ bank.T).max(axis=1).reshape(Z.shape[:2])
     return {"clip mean": (1 - mean @ centroids.T).min(axis=1), "1-NN": (nearest * w).sum(axis=1),
-            f"block {block}": block_distance(clips), "library": -model.score_samples(clips)}
+            f"block {block}": block_distance(clips),
+            "library": -model.centroid_.score_samples(model.embeddings(clips))}
 
 
 def _combined(alt, block):

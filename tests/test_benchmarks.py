@@ -230,6 +230,18 @@ def test_bench_open_set(bench, tiny_esc10, tiny_us8k, tmp_path, capsys):
     assert "nan" not in out.lower()
 
 
+def test_bench_open_set_combined_score(bench):
+    # each distance over its median on the validation clips, summed; the library's own row
+    # dropped (it is the "embedding" row)
+    alt = {"valid": {"library": np.array([1.0, 2.0, 3.0]), "block 9": np.array([4.0, 8.0, 6.0])},
+           "known": {"library": np.array([2.0]), "block 9": np.array([3.0]),
+                     "1-NN": np.array([0.5])}}
+    out = bench("bench_open_set")._combined(alt, 9)
+    np.testing.assert_allclose(out["known"]["+ block 9"], [2.0 / 2.0 + 3.0 / 6.0])
+    np.testing.assert_allclose(out["valid"]["+ block 9"], [1 / 2 + 4 / 6, 1 + 8 / 6, 3 / 2 + 1])
+    assert set(out["known"]) == {"block 9", "1-NN", "+ block 9"}
+
+
 def test_bench_open_set_folds(bench, tiny_esc10, tiny_us8k, tmp_path, capsys):
     # every class known, one fold tested; the other set's clips the only unknowns; the
     # library's distance and block 9's summed; the fitted model saved for later scores

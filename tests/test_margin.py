@@ -370,13 +370,35 @@ def test_rejection_layer_is_checked_and_fixed_at_fit(patches):
     for value in (0, 14, "pooled", True):
         with pytest.raises(ValueError, match="rejection_layer"):
             MarginEmbeddingClassifier(rejection_layer=value, epochs=1).fit(X[:8], y[:8])
-    two = np.r_[np.flatnonzero(y == 0)[:4], np.flatnonzero(y == 1)[:4]]
-    fitted = MarginEmbeddingClassifier(epochs=1, validation_split=None,
-                                       rejection_layer=8).fit(X[two], y[two])
+    two = np.r_[np.flatnonzero(y == 0)[:6], np.flatnonzero(y == 1)[:6]]
+    names = np.where(y[two] == 0, "dog", "rain")
+    fitted = MarginEmbeddingClassifier(**{**FAST, "epochs": 1}, validation_split=None,
+                                       rejection_layer=8).fit(X[two], names)
+    labels = fitted.predict(X[two])
+    changed = copy.deepcopy(fitted)
     for value in (9, "embedding"):   # the centroids were made for block 8 in fit
-        with pytest.raises(ValueError, match="fitted with 8"):
-            fitted.set_params(rejection_layer=value).score_samples(X[:2])
-    fitted.set_params(rejection_layer=8).score_samples(X[:2])
+        changed.set_params(rejection_layer=value)
+        np.testing.assert_array_equal(changed.predict(X[two]), labels)  # nothing rejects yet
+        for use in (lambda m: m.score_samples(X[:2]), lambda m: m.calibrate(X[:4]),
+                    lambda m: m.enroll(X[:2], ["cat", "cat"])):
+            with pytest.raises(ValueError, match="fitted with 8"):
+                use(changed)
+    # string labels: "unknown" by default, the embedding centroids' unknown_label when set
+    fitted.calibrate(X[two], true_accept=0.5)
+    assert set(fitted.predict(X[two])) >= {"unknown"}
+    fitted.centroid_.set_params(unknown_label="none of these")
+    got = fitted.predict(X[two])
+    assert "none of these" in got.tolist() and "unknown" not in got.tolist()
+    assert set(got.tolist()) - {"none of these"} <= {"dog", "rain"}
+
+
+def test_an_unfitted_copy_is_still_unfitted():
+    from sklearn.exceptions import NotFittedError
+
+    for again in (pickle.loads(pickle.dumps(MarginEmbeddingClassifier())),
+                  copy.deepcopy(MarginEmbeddingClassifier())):
+        with pytest.raises(NotFittedError):
+            again.predict(np.zeros((2, 1, 16, 8), dtype=np.float32))
 
 
 @pytest.mark.learning
@@ -1035,7 +1057,7 @@ def test_pickle_and_joblib_round_trip(patches, tmp_path):
     legacy = pickle.loads(pickle.dumps(old))
     assert legacy.silence_db is None and legacy.deformed_share == 0.0
     assert legacy.transform_layer == legacy.rejection_layer == "embedding"
-    assert legacy.rejection_ is None and legacy.rejection_block_ is None
+    assert getattr(legacy, "rejection_", None) is None
     np.testing.assert_allclose(legacy.score_samples(X[80:]),
                                legacy.centroid_.score_samples(legacy.transform(X[80:])),
                                rtol=1e-6)

@@ -398,8 +398,29 @@ def nearest_labels(distances, classes, *, threshold=None, unknown_label=None):
 
 
 def with_unknown(labels, rejected, unknown_label):
-    """``labels`` with ``unknown_label`` where ``rejected``, of the labels' type when the
-    two are of one kind (numbers, strings), else objects (see :func:`nearest_labels`)."""
+    """``labels`` with ``unknown_label`` where ``rejected`` (open-set rejection).
+
+    Parameters
+    ----------
+    labels : array-like of shape (n_clips,)
+    rejected : array-like of bool, shape (n_clips,)
+    unknown_label : str or int
+        What a rejected clip gets.
+
+    Returns
+    -------
+    ndarray of shape (n_clips,)
+        Of the labels' type when ``unknown_label`` is of the same kind (both numbers or
+        both strings, widened to hold it), else of objects.
+
+    Examples
+    --------
+    >>> from sklearn_metricaudio.models.centroid import with_unknown
+    >>> with_unknown(["dog", "rain"], [False, True], "unknown").tolist()
+    ['dog', 'unknown']
+    >>> with_unknown([3, 5], [True, False], -1).tolist()
+    [-1, 5]
+    """
     labels = np.asarray(labels)
     unknown = np.asarray([unknown_label])
     kinds = {labels.dtype.kind, unknown.dtype.kind}

@@ -156,7 +156,8 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         fold and rotation); trained on US8K-dev, it fell against ESC-10's sounds from 0.67
         to about 0.5, and so did every other block (``benchmarks/RESULTS.md``, issue 24).
         Measure it on your own "none of these" recordings (``bench_open_set.py --folds``)
-        before you choose it.
+        before you choose it. The block's centroids are made in :meth:`fit`: set it
+        before, not after.
     mixed_precision : bool, default=False
         On CUDA, train the network under bfloat16 autocast (``torch.autocast``): the
         convolutions run in bfloat16, the batch norms, the loss head and the weights stay
@@ -245,8 +246,7 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
     _BEFORE_THE_OPTION = {"silence_db": None, "deformed_share": 0.0, "mixed_precision": False,
                           "accelerator": None, "weight_averaging": None,
                           "outlier_weight": 0.5, "transform_layer": "embedding",
-                          "rejection_layer": "embedding", "rejection_": None,
-                          "rejection_block_": None}
+                          "rejection_layer": "embedding"}
 
     _parameter_constraints = {
         "loss": [StrOptions(set(LOSSES))],
@@ -602,12 +602,13 @@ default=None
             self._missing_silence(emb.reshape(*clips, -1), X_train),
             self.classes_[seg_y[::clips[1]]])
         self.rejection_block_ = self._block_of("rejection_layer")
-        self.rejection_ = self._fit_rejection(X_train, self.classes_[seg_y[::clips[1]]])
+        self.rejection_ = self._fit_rejection(X_train, self.classes_[seg_y[::clips[1]]],
+                                              self.rejection_block_)
         self._warn_if_degenerate(emb, net)
 
-    def _fit_rejection(self, X, y):
-        """``rejection_`` on the (checked) training patches ``X`` and labels ``y``."""
-        block = self._block_of("rejection_layer")
+    def _fit_rejection(self, X, y, block):
+        """``rejection_`` on block ``block`` (None: none) of the checked training patches
+        ``X`` with labels ``y``."""
         if block is None:
             return None
         from sklearn.pipeline import make_pipeline
@@ -775,7 +776,9 @@ default=None
 
     def _rejection(self):
         """``rejection_``, checked against ``rejection_layer`` (which must not change after
-        ``fit``); None when the embedding's distances reject."""
+        ``fit``: the block's centroids are made there); None when the embedding's distances
+        reject. Read where the rejection is used: the scores, calibrate, enroll and a
+        calibrated predict."""
         block = self._block_of("rejection_layer")
         rejection = getattr(self, "rejection_", None)
         fitted = getattr(self, "rejection_block_", None)
@@ -824,18 +827,20 @@ default=None
     def predict(self, X):
         """Class with the smallest mean segment distance to its training centroid
         (silent segments left out: ``silence_db``); after :meth:`calibrate`, ``"unknown"``
-        (``-1`` for numeric labels) for a clip whose :meth:`score_samples` is below the
-        threshold."""
+        (``-1`` for numeric labels; ``centroid_.unknown_label`` when set) for a clip farther
+        than the threshold from every class centroid (:meth:`score_samples` below minus
+        the threshold)."""
         return self._predict(self._patches(X, reset=False), self.embeddings(X))
 
     def _predict(self, X, emb):
         """:meth:`predict` of checked patches ``X`` whose embeddings are ``emb``."""
-        rejection = self._rejection()
+        rejection = getattr(self, "rejection_", None)
         if rejection is None or getattr(rejection[-1], "threshold_", None) is None:
-            return self.centroid_.predict(emb)
+            return self.centroid_.predict(emb)  # no block rejection calibrated
+        self._rejection()  # its layer checked
         distance = -rejection[-1].score_samples(self._rejection_vectors(X))
         return with_unknown(self.centroid_.predict(emb), distance > rejection[-1].threshold_,
-                            rejection[-1]._unknown_label())
+                            self.centroid_._unknown_label())
 
     def score_samples(self, X):
         """Open-set score, higher for clips more like a known class: minus each clip's
