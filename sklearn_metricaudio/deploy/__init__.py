@@ -11,7 +11,11 @@
   :func:`stream_events` merges them into events, :func:`write_events_csv` saves those.
 
 Open-set rejection ("none of the known classes") is :meth:`CentroidClassifier.calibrate
-<sklearn_metricaudio.CentroidClassifier.calibrate>`.
+<sklearn_metricaudio.CentroidClassifier.calibrate>`, or
+:meth:`MarginEmbeddingClassifier.calibrate
+<sklearn_metricaudio.MarginEmbeddingClassifier.calibrate>` on the distance its
+``rejection_layer`` names; every path here rejects as the model's own ``predict`` does, except
+the ONNX export, which refuses a rejection calibrated on a block's activations.
 """
 
 from .enroll import enroll_files

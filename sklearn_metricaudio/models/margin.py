@@ -152,11 +152,13 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         the nearest class centroid of the training clips' such vectors (``rejection_``).
         The labels, :meth:`decision_function` and :meth:`predict_proba` always come from the
         embedding. Which rejects better depends on what the unknown sounds are: trained on
-        ESC-10, block 9 took the AUROC against US8K-dev's sounds from 0.64 to 0.81 (every
-        fold and rotation); trained on US8K-dev, it fell against ESC-10's sounds from 0.67
-        to about 0.5, and so did every other block (``benchmarks/RESULTS.md``, issue 24).
-        Measure it on your own "none of these" recordings (``bench_open_set.py --folds``)
-        before you choose it. The block's centroids are made in :meth:`fit`: set it
+        ESC-10 (five folds), block 9 took the AUROC of ESC-10's test clips against US8K-dev's
+        sounds from 0.62 to 0.80 (better in every fold); trained on US8K-dev (six folds), it
+        took that of US8K-dev's test clips against ESC-10's sounds from 0.73 down to 0.65
+        (worse in four folds, 0.47 in one: ESC-10's rain and sea waves sit nearer US8K-dev's
+        noise-like classes there than US8K-dev's own test clips; ``benchmarks/RESULTS.md``,
+        issue 24, fifth session). Measure it on your own "none of these" recordings
+        (``bench_open_set.py --folds``) before you choose it. The block's centroids are made in :meth:`fit`: set it
         before, not after.
     mixed_precision : bool, default=False
         On CUDA, train the network under bfloat16 autocast (``torch.autocast``): the
