@@ -158,8 +158,8 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         (worse in four folds, 0.47 in one: ESC-10's rain and sea waves sit nearer US8K-dev's
         noise-like classes there than US8K-dev's own test clips; ``benchmarks/RESULTS.md``,
         issue 24, fifth session). Measure it on your own "none of these" recordings
-        (``bench_open_set.py --folds``) before you choose it. The block's centroids are made in :meth:`fit`: set it
-        before, not after.
+        (``bench_open_set.py --folds``) before you choose it. The block's centroids are
+        made in :meth:`fit`: set it before, not after.
     mixed_precision : bool, default=False
         On CUDA, train the network under bfloat16 autocast (``torch.autocast``): the
         convolutions run in bfloat16, the batch norms, the loss head and the weights stay
