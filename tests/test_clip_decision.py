@@ -69,7 +69,9 @@ def test_silence_changes_the_decision_here(decided):
     assert not np.isnan(every).any()
     masked = margin.centroid_.mean_distances(emb)
     counted = margin.centroid_.mean_distances(every)
-    assert np.abs(counted - masked).max() > 0.05
+    # above 0.05 on an AMD EPYC, 0.026 on an Intel Xeon (AVX-512, AMX): the tiny net's
+    # training differs by CPU; round-off is 1e-6, and the rule left out would give 0
+    assert np.abs(counted - masked).max() > 5e-3
 
 
 def test_centroid_pipeline_fitted_by_scikit_learn_is_the_margin_model(decided):
