@@ -56,8 +56,9 @@ def labels_and_scores(final, Xt, method):
     its own ``predict`` does.
     """
     if isinstance(final, MarginEmbeddingClassifier):
-        emb = final.embeddings(Xt)
-        labels = final._predict(final._patches(Xt, reset=False), emb)  # its rejection too
+        patches = final._patches(Xt, reset=False)  # checks fitted first
+        emb = final._embed(patches)
+        labels = final._predict(patches, emb)  # its rejection too
         final, Xt = final.centroid_, emb
     else:
         labels = final.predict(Xt)

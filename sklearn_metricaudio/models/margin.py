@@ -328,14 +328,9 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
     def _validate_params(self):
         """scikit-learn's parameter checks, then the margin and scale against the loss."""
         super()._validate_params()
-        self._transform_block()
+        self._block_of("transform_layer")
         self._block_of("rejection_layer")
         self._criterion_params()
-
-    def _transform_block(self):
-        """The block ``transform`` reads (None: the embedding); a ValueError for anything
-        else, including a bool (an Integral to Python) and a value set after ``fit``."""
-        return self._block_of("transform_layer")
 
     def _block_of(self, name):
         """The block the ``name`` parameter (``transform_layer``, ``rejection_layer``) names,
@@ -618,7 +613,7 @@ default=None
         from ..features.clip_mean import ClipMean
 
         return make_pipeline(ClipMean(rows="standard"), CentroidClassifier(metric="cosine")).fit(
-            self._missing_silence(self._embed(X, block=block), X), y)
+            self._embed(X, block=block), y)
 
     def _warn_if_degenerate(self, emb, net):
         """Warn when the fitted embedding says nothing: every training segment embedded
@@ -720,8 +715,8 @@ default=None
         network was not trained on (see ``transform_layer``). Either way a segment that
         does not count (:meth:`sounding_segments`) is a row of NaN (missing).
         """
-        X = self._patches(X, reset=False)  # checks fitted first
-        return self._missing_silence(self._embed(X, block=self._transform_block()), X)
+        return self._embed(self._patches(X, reset=False),  # checks fitted first
+                           block=self._block_of("transform_layer"))
 
     def embeddings(self, X):
         """Segment embeddings, shape (n_clips, n_segments, embedding_dim): what the class
@@ -732,8 +727,7 @@ default=None
         segment, so that ``MarginEmbeddingClassifier -> CentroidClassifier`` decides as this
         model does. With ``silence_db=None`` every row holds values.
         """
-        X = self._patches(X, reset=False)  # checks fitted first
-        return self._missing_silence(self._embed(X), X)
+        return self._embed(self._patches(X, reset=False))  # checks fitted first
 
     def _missing_silence(self, emb, X):
         """``emb`` with the rows of the segments that do not count (of patches ``X``) NaN."""
@@ -743,11 +737,13 @@ default=None
 
     def _embed(self, X, block=None):
         """Embeddings (``block``: that block's pooled activations) of already checked
-        patches (n_clips, n_segments, n_mels, n_frames)."""
+        patches (n_clips, n_segments, n_mels, n_frames), the segments that do not count
+        NaN (:meth:`_missing_silence`)."""
         self._sync_device()
         n, s = X.shape[:2]
         segments = X.reshape(n * s, 1, *X.shape[2:])
-        return _training.embed(self.net_.module_, segments, block=block).reshape(n, s, -1)
+        emb = _training.embed(self.net_.module_, segments, block=block).reshape(n, s, -1)
+        return self._missing_silence(emb, X)
 
     def sounding_segments(self, X):
         """The segments that count, by the one rule of every decision of this model.
@@ -793,9 +789,7 @@ default=None
 
     def _rejection_vectors(self, X):
         """Each clip's block vector, as ``rejection_`` compares them (patches checked)."""
-        block = self.rejection_block_
-        return self.rejection_[:-1].transform(
-            self._missing_silence(self._embed(X, block=block), X))
+        return self.rejection_[:-1].transform(self._embed(X, block=self.rejection_block_))
 
     def enroll(self, X, y):
         """Register new classes (or more clips of known ones) without retraining the network.
@@ -813,11 +807,10 @@ default=None
         -------
         self : MarginEmbeddingClassifier
         """
-        emb = self.embeddings(X)  # checks fitted first
+        X = self._patches(X, reset=False)  # checks fitted first
         if self._rejection() is not None:  # the same clips into the rejection centroids
-            self.rejection_[-1].enroll(self._rejection_vectors(self._patches(X, reset=False)),
-                                       y)
-        self.centroid_.enroll(emb, y)
+            self.rejection_[-1].enroll(self._rejection_vectors(X), y)
+        self.centroid_.enroll(self._embed(X), y)
         self.classes_ = self.centroid_.classes_
         return self
 
@@ -832,7 +825,8 @@ default=None
         (``-1`` for numeric labels; ``centroid_.unknown_label`` when set) for a clip farther
         than the threshold from every class centroid (:meth:`score_samples` below minus
         the threshold)."""
-        return self._predict(self._patches(X, reset=False), self.embeddings(X))
+        X = self._patches(X, reset=False)  # checks fitted first
+        return self._predict(X, self._embed(X))
 
     def _predict(self, X, emb):
         """:meth:`predict` of checked patches ``X`` whose embeddings are ``emb``."""
@@ -851,7 +845,7 @@ default=None
         block vector's cosine distance)."""
         X = self._patches(X, reset=False)  # checks fitted first
         if self._rejection() is None:
-            return self.centroid_.score_samples(self._missing_silence(self._embed(X), X))
+            return self.centroid_.score_samples(self._embed(X))
         return self.rejection_[-1].score_samples(self._rejection_vectors(X))
 
     def calibrate(self, X, *, true_accept=0.95):
@@ -876,8 +870,7 @@ default=None
         """
         X = self._patches(X, reset=False)  # checks fitted first
         if self._rejection() is None:
-            self.centroid_.calibrate(self._missing_silence(self._embed(X), X),
-                                     true_accept=true_accept)
+            self.centroid_.calibrate(self._embed(X), true_accept=true_accept)
         else:
             self.rejection_[-1].calibrate(self._rejection_vectors(X), true_accept=true_accept)
         return self
