@@ -93,8 +93,7 @@ def main(argv=None):
 
     # the margin step as a transformer of embeddings (whatever transform_layer it was saved
     # with); a calibrated block rejection (rejection_layer) is not in the embedding's centroids
-    rejection = getattr(margin, "rejection_", None)
-    if rejection is not None and hasattr(rejection[-1], "threshold_"):
+    if margin._rejection_threshold() is not None:
         print("  centroid: skipped (the model rejects by a block's centroids, rejection_layer="
               f"{margin.rejection_layer!r}, which a CentroidClassifier of embeddings lacks)")
     else:

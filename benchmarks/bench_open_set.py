@@ -80,9 +80,9 @@ def _metrics(clf, known_X, unknown_X, known_true, closed_pred):
     calibrated classifier (``closed_pred``: its predictions before calibration)."""
     known_score, unknown_score = clf.score_samples(known_X), clf.score_samples(unknown_X)
     y = np.r_[np.ones(len(known_score)), np.zeros(len(unknown_score))]
-    rejection = getattr(clf, "rejection_", None)  # a block rejection_layer holds its own
-    threshold = (rejection[-1] if rejection is not None else getattr(clf, "centroid_", clf)
-                 ).threshold_
+    threshold = getattr(clf, "_rejection_threshold", lambda: None)()  # a block's, a sum's
+    if threshold is None:  # the embedding's centroids' (or a CentroidClassifier's own)
+        threshold = getattr(clf, "centroid_", clf).threshold_
     return dict(auroc=roc_auc_score(y, np.r_[known_score, unknown_score]),
                 closed=100 * np.mean(closed_pred == known_true),
                 open=100 * np.mean(clf.predict(known_X) == known_true),  # rejected: wrong

@@ -331,6 +331,7 @@ def test_rejection_layer_scores_calibrates_and_rejects_by_a_blocks_clip_vectors(
     fit, held = np.flatnonzero(known & (fold != 4)), np.flatnonzero(known & (fold == 4))
     clf = MarginEmbeddingClassifier(**{**FAST, "epochs": 3}, validation_split=None,
                                     rejection_layer=9).fit(Xp[fit], y[fit])
+    del clf.rejection_scale_  # as a block model saved before the pair existed: all works
     plain = copy.deepcopy(clf)
     plain.rejection_ = plain.rejection_block_ = None
     plain.set_params(rejection_layer="embedding")
@@ -365,9 +366,110 @@ def test_rejection_layer_scores_calibrates_and_rejects_by_a_blocks_clip_vectors(
     np.testing.assert_allclose(clf.rejection_[-1].threshold_, threshold, rtol=1e-5)
 
 
+def test_a_rejection_layer_pair_sums_both_distances_over_their_validation_medians(patches):
+    """rejection_layer=("embedding", 9): each clip's embedding distance (the "embedding"
+    model's) and block-9 distance (the NumPy reference), each divided by its median over the
+    validation clips of fit, summed; calibrate puts the threshold on the sum and predict
+    (and the deployed paths) reject beyond it; the labels stay the embedding's."""
+    from sklearn_metricaudio.deploy._decision import labels_and_scores
+
+    X, y = patches[0], patches[1]
+    Xp = np.concatenate([X, np.full_like(X[:, :1], -100.0)], axis=1)  # a silent third segment
+    clf = MarginEmbeddingClassifier(**{**FAST, "epochs": 3}, validation_split=0.3,
+                                    rejection_layer=("embedding", 9)).fit(Xp, y)
+    valid = clf.validation_mask_
+    plain = copy.deepcopy(clf)
+    plain.rejection_ = plain.rejection_block_ = plain.rejection_scale_ = None
+    plain.set_params(rejection_layer="embedding")
+    block, _ = _block_reference(clf, Xp[~valid], y[~valid], 9)
+
+    def embedding(clips):
+        return -plain.score_samples(clips)
+
+    scale = np.array([np.median(embedding(Xp[valid])), np.median(block(Xp[valid]))])
+    np.testing.assert_allclose(clf.rejection_scale_, scale, rtol=1e-5)
+
+    def summed(clips):
+        return embedding(clips) / scale[0] + block(clips) / scale[1]
+
+    np.testing.assert_allclose(clf.score_samples(Xp), -summed(Xp), rtol=1e-5, atol=1e-6)
+    for method in ("predict", "decision_function", "predict_proba"):
+        np.testing.assert_array_equal(getattr(clf, method)(Xp), getattr(plain, method)(Xp),
+                                      err_msg=method)
+    before = clf.predict(Xp)
+    assert clf.calibrate(Xp[valid], true_accept=0.8) is clf
+    threshold = np.quantile(summed(Xp[valid]), 0.8, method="higher")
+    np.testing.assert_allclose(clf.rejection_threshold_, threshold, rtol=1e-5)
+    assert getattr(clf.centroid_, "threshold_", None) is None
+    assert getattr(clf.rejection_[-1], "threshold_", None) is None
+    rejected = summed(Xp) > threshold
+    assert rejected.any() and not rejected.all()
+    clear = np.abs(summed(Xp) - threshold) > 1e-5  # the held-out clip on it: round-off
+    expected = np.where(rejected, -1, before)
+    np.testing.assert_array_equal(clf.predict(Xp)[clear], expected[clear])
+    labels, scores = labels_and_scores(clf, Xp, "decision_function")
+    np.testing.assert_array_equal(labels, clf.predict(Xp))
+    np.testing.assert_array_equal(scores, plain.decision_function(Xp))
+    # one network pass gives the embeddings and the block's activations alike
+    emb, acts = clf._embed(clf._patches(Xp, reset=False), block=9, with_embedding=True)
+    np.testing.assert_allclose(emb, clf.embeddings(Xp), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(acts, copy.deepcopy(clf).set_params(transform_layer=9)
+                               .transform(Xp), rtol=1e-5, atol=1e-6)
+    # fixed at fit: another layer raises where the rejection is used
+    changed = copy.deepcopy(clf).set_params(rejection_layer=9)
+    with pytest.raises(ValueError, match=r"fitted with \('embedding', 9\)"):
+        changed.score_samples(Xp[:2])
+    with pytest.raises(ValueError, match="validation_split"):
+        clone(clf).set_params(validation_split=None).fit(Xp, y)
+
+
+def _windows_by_hand(X, hop):
+    """Each clip's segments joined in time, cut into segment-long windows every ``hop``
+    frames, by plain loops."""
+    n, s, n_mels, f = X.shape
+    out = []
+    for clip in X:
+        frames = np.concatenate(list(clip), axis=1)  # (n_mels, s * f)
+        out.append([frames[:, t:t + f] for t in range(0, s * f - f + 1, hop)])
+    return np.asarray(out, dtype=X.dtype)
+
+
+def test_segment_hop_embeds_overlapping_windows_and_trains_the_same_network(patches):
+    """segment_hop=0.25: the network trains as with 1 (same weights); every embedding after
+    training is of windows every quarter segment: transform, the centroids of fit, the
+    decision and the silence rule, as a segment_hop=1 model fed the windows by hand."""
+    X, y = patches[0], patches[1]
+    Xp = np.concatenate([X, np.full_like(X[:, :2], -100.0)], axis=1)  # two silent segments
+    f = X.shape[-1]
+    params = {**FAST, "epochs": 2, "validation_split": 0.25}
+    windowed = MarginEmbeddingClassifier(**params, segment_hop=0.25).fit(Xp, y)
+    plain = MarginEmbeddingClassifier(**params).fit(Xp, y)
+    for a, b in zip(windowed.net_.module_.state_dict().values(),
+                    plain.net_.module_.state_dict().values()):
+        np.testing.assert_array_equal(a.cpu().numpy(), b.cpu().numpy())
+    hop = int(0.25 * f)
+    W = _windows_by_hand(Xp, hop)
+    assert W.shape[1] == (4 * f - f) // hop + 1 > 4
+    np.testing.assert_allclose(windowed.transform(Xp), plain.transform(W), rtol=1e-5,
+                               atol=1e-6, equal_nan=True)
+    np.testing.assert_array_equal(windowed.sounding_segments(Xp), plain.sounding_segments(W))
+    assert not windowed.sounding_segments(Xp).all()  # windows wholly in the silent segment
+    train = ~windowed.validation_mask_
+    by_hand = CentroidClassifier(metric="cosine").fit(plain.transform(W[train]), y[train])
+    np.testing.assert_allclose(windowed.centroid_.centroids_, by_hand.centroids_, rtol=1e-5,
+                               atol=1e-6)
+    np.testing.assert_allclose(windowed.decision_function(Xp), by_hand.decision_function(
+        plain.transform(W)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(windowed.predict(Xp), by_hand.predict(plain.transform(W)))
+    assert not np.allclose(windowed.decision_function(Xp), plain.decision_function(Xp))
+    # one segment per clip: nothing to re-cut
+    np.testing.assert_array_equal(windowed.transform(Xp[:, :1]), plain.transform(Xp[:, :1]))
+
+
 def test_rejection_layer_is_checked_and_fixed_at_fit(patches):
     X, y = patches[0], patches[1]
-    for value in (0, 14, "pooled", True):
+    for value in (0, 14, "pooled", True, ("embedding", "embedding"), (9, 10),
+                  ("embedding", 9, 10), ("embedding", 0), ("embedding",)):
         with pytest.raises(ValueError, match="rejection_layer"):
             MarginEmbeddingClassifier(rejection_layer=value, epochs=1).fit(X[:8], y[:8])
     two = np.r_[np.flatnonzero(y == 0)[:6], np.flatnonzero(y == 1)[:6]]
@@ -1052,7 +1154,8 @@ def test_pickle_and_joblib_round_trip(patches, tmp_path):
     # fitted with (every segment counted), while a new estimator has __init__'s defaults
     old = copy.copy(clf)
     for name in ("silence_db", "deformed_share", "mixed_precision", "accelerator",
-                 "transform_layer", "rejection_layer", "rejection_", "rejection_block_"):
+                 "transform_layer", "rejection_layer", "rejection_", "rejection_block_",
+                 "rejection_scale_"):
         old.__dict__.pop(name, None)
     legacy = pickle.loads(pickle.dumps(old))
     assert legacy.silence_db is None and legacy.deformed_share == 0.0

@@ -162,6 +162,21 @@ def test_scores_and_labels_match_pipeline(fitted):
     np.testing.assert_allclose(model.decision_function(X[:1]), ref[:1], rtol=0, atol=SCORE_ATOL)
 
 
+def test_overlapping_windows_match_the_pipeline(fitted, tmp_path):
+    """segment_hop=0.5: the graph re-cuts the clips' frames into windows every half segment
+    as the model does (the centroids stay those of fit), scores and labels alike."""
+    pipe, _, X, _ = fitted
+    pipe = copy.deepcopy(pipe).set_params(marginembeddingclassifier__segment_hop=0.5)
+    patches = pipe[:-1].transform(X)
+    assert pipe[-1].transform(patches).shape[1] == 2 * patches.shape[1] - 1
+    model = OnnxClassifier(export_onnx(pipe, tmp_path / "windows.onnx"), n_threads=1)
+    ref = pipe.decision_function(X)
+    assert not np.allclose(ref, copy.deepcopy(pipe).set_params(
+        marginembeddingclassifier__segment_hop=1.0).decision_function(X), atol=10 * SCORE_ATOL)
+    np.testing.assert_allclose(model.decision_function(X), ref, rtol=0, atol=SCORE_ATOL)
+    assert (model.predict(X) == pipe.predict(X)).all()
+
+
 def test_silence_mask_is_applied(fitted):
     """The silent segments change the pipeline's scores; the graph leaves them out as it does."""
     pipe, path, X, _ = fitted
@@ -261,13 +276,16 @@ def test_a_centroid_over_block_activations_is_refused(fitted, tmp_path):
     assert not (tmp_path / "x.onnx").exists()
 
 
-def test_a_calibrated_block_rejection_is_refused(fitted, tmp_path):
-    """rejection_layer=k calibrated: the threshold is on block activations, which the graph
-    does not compute; uncalibrated, the graph is the embedding's decision as ever."""
+@pytest.mark.parametrize("layer", [9, ("embedding", 9)])
+def test_a_calibrated_block_rejection_is_refused(fitted, tmp_path, layer):
+    """rejection_layer=k (or with the embedding) calibrated: the threshold is on block
+    activations, which the graph does not compute; uncalibrated, the graph is the
+    embedding's decision as ever."""
     from sklearn.base import clone
 
     pipe, _, X, y = fitted
-    blocky = clone(pipe).set_params(marginembeddingclassifier__rejection_layer=9).fit(X, y)
+    blocky = clone(pipe).set_params(marginembeddingclassifier__rejection_layer=layer,
+                                    marginembeddingclassifier__validation_split=0.25).fit(X, y)
     model = OnnxClassifier(export_onnx(blocky, tmp_path / "uncalibrated.onnx"))
     assert model.threshold_ is None
     np.testing.assert_array_equal(model.predict(X), blocky.predict(X))

@@ -291,18 +291,23 @@ def test_baseline_pipelines_round_trip(tmp_path):
     np.testing.assert_array_equal(loaded.predict_proba(X), pipe.predict_proba(X))
 
 
-def test_a_block_rejection_survives_the_round_trip(fitted, tmp_path):
-    """rejection_layer=9: the block centroids, their scaler and threshold travel in the safe
-    file; the loaded model scores and rejects as the saved one."""
+@pytest.mark.parametrize("layer", [9, ("embedding", 9)])
+def test_a_block_rejection_survives_the_round_trip(fitted, tmp_path, layer):
+    """rejection_layer=9 or ("embedding", 9): the block centroids, their scaler, the scales
+    and the threshold travel in the safe file; the loaded model scores and rejects as the
+    saved one."""
     from sklearn.base import clone
 
     pipe, X, y = fitted
-    margin = clone(pipe[:-1]).set_params(marginembeddingclassifier__rejection_layer=9)
+    margin = clone(pipe[:-1]).set_params(marginembeddingclassifier__rejection_layer=layer,
+                                         marginembeddingclassifier__validation_split=0.25)
     margin.fit(X, y)
     margin[-1].calibrate(margin[:-1].transform(X), true_accept=0.5)
     loaded = load_model(save_model(margin, tmp_path / "b.skops"))
-    assert loaded[-1].rejection_block_ == 9
-    assert loaded[-1].rejection_[-1].threshold_ == margin[-1].rejection_[-1].threshold_
+    assert loaded[-1].rejection_block_ == 9 and loaded[-1].rejection_layer == layer
+    assert loaded[-1]._rejection_threshold() == margin[-1]._rejection_threshold() is not None
+    if isinstance(layer, tuple):
+        np.testing.assert_array_equal(loaded[-1].rejection_scale_, margin[-1].rejection_scale_)
     np.testing.assert_array_equal(loaded.score_samples(X), margin.score_samples(X))
     np.testing.assert_array_equal(loaded.predict(X), margin.predict(X))
     assert -1 in margin.predict(X).tolist() or "unknown" in margin.predict(X).tolist()

@@ -180,15 +180,18 @@ def test_real_model_leaves_silent_segments_out_as_in_memory(margin_model, tmp_pa
     assert (X.max(axis=(2, 3)) > margin.silence_db).tolist() == [[True, False]]
 
 
-def test_a_calibrated_block_rejection_streams_like_in_memory(margin_model, tmp_path):
-    # rejection_layer=9, calibrated to accept half of the training clips: the stream's
+@pytest.mark.parametrize("layer", [9, ("embedding", 9)])
+def test_a_calibrated_block_rejection_streams_like_in_memory(margin_model, tmp_path, layer):
+    # rejection_layer=9 (or with the embedding), calibrated to accept half of the training
+    # clips: the stream's
     # labels (one embedding per window for labels and scores) reject the windows the
     # pipeline's own predict rejects
     path = tmp_path / "rec.wav"
     _write(path, [("low", 2.0), ("noise", 1.5), ("high", 2.5)])
     rng = np.random.default_rng(1)
     X = np.stack([_sound(k, 1.0, rng) for k in ("low", "high") for _ in range(8)])
-    model = clone(margin_model).set_params(marginembeddingclassifier__rejection_layer=9)
+    model = clone(margin_model).set_params(marginembeddingclassifier__rejection_layer=layer,
+                                           marginembeddingclassifier__validation_split=0.25)
     model.fit(X.astype(np.float32), np.repeat(["low", "high"], 8))
     model[-1].calibrate(model[:-1].transform(X.astype(np.float32)), true_accept=0.5)
     windows = list(predict_stream(model, path, window=1.0, hop=0.5))

@@ -57,8 +57,7 @@ def labels_and_scores(final, Xt, method):
     """
     if isinstance(final, MarginEmbeddingClassifier):
         patches = final._patches(Xt, reset=False)  # checks fitted first
-        emb = final._embed(patches)
-        labels = final._predict(patches, emb)  # its rejection too
+        labels, emb = final._predict_embedded(patches)  # its rejection too, one pass
         final, Xt = final.centroid_, emb
     else:
         labels = final.predict(Xt)

@@ -109,9 +109,7 @@ def _pipeline_parts(pipe):
             f"CentroidClassifier holds {final.centroids_.shape[-1]}-d vectors, not its "
             f"{margin.embedding_dim}-d embeddings. Export a pipeline whose centroids were "
             "fitted on the embeddings (transform_layer='embedding')")
-    rejection = getattr(margin, "rejection_", None)
-    if final is None and rejection is not None \
-            and getattr(rejection[-1], "threshold_", None) is not None:
+    if final is None and margin._rejection_threshold() is not None:
         raise ValueError(
             f"export_onnx cannot export this MarginEmbeddingClassifier's open-set rejection: "
             f"it was calibrated on the activations of block {margin.rejection_block_} "
@@ -139,7 +137,9 @@ def _torch_modules():
 
         ``LogMelPatches``'s conventions (librosa's): periodic Hann window of ``n_fft``,
         ``center=True`` with zero padding, Slaney mel bank, ``10 log10(max(S, 1e-10))``,
-        non-overlapping segments of ``f`` frames, leftover frames dropped.
+        non-overlapping segments of ``f`` frames, leftover frames dropped; with ``window_hop``
+        below ``f``, those segments' frames re-cut into ``f``-frame windows every
+        ``window_hop`` frames (the margin model's ``segment_hop``).
 
         The STFT is written by hand with Conv and MatMul, which every ONNX backend runs:
         ONNX's STFT operator (opset 17) is not supported everywhere (runtimes, converters,
@@ -153,13 +153,15 @@ def _torch_modules():
         fewer at ``n_fft=1024`` (2.4 times faster in onnxruntime on one CPU thread).
         """
 
-        def __init__(self, sr, n_fft, hop_length, n_mels, fmin, fmax, frames_per_segment):
+        def __init__(self, sr, n_fft, hop_length, n_mels, fmin, fmax, frames_per_segment,
+                     window_hop=None):
             super().__init__()
             from ..features._spectral import _mel_basis_np
 
             N = self.n_fft = int(n_fft)
             self.hop_length = int(hop_length)
             self.n_mels, self.frames = int(n_mels), int(frames_per_segment)
+            self.window_hop = self.frames if window_hop is None else int(window_hop)
             self.n_bins = N // 2 + 1
             window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N) / N)  # periodic Hann
             mel = _mel_basis_np(int(sr), N, self.n_mels, float(fmin),
@@ -227,6 +229,11 @@ def _torch_modules():
             n_clips, n_frames = logmel.shape[0], logmel.shape[1]
             n_seg = n_frames // self.frames
             patches = logmel[:, : n_seg * self.frames]
+            if self.window_hop < self.frames:  # overlapping windows over those frames
+                n_win = (n_seg * self.frames - self.frames) // self.window_hop + 1
+                index = (self.window_hop * torch.arange(n_win)[:, None]
+                         + torch.arange(self.frames)[None, :])
+                return patches[:, index].transpose(2, 3)  # (clips, windows, mels, frames)
             patches = patches.reshape(n_clips, n_seg, self.frames, self.n_mels)
             return patches.transpose(2, 3)
 
@@ -286,10 +293,13 @@ def _radix(n_fft, hop_length):
     return best if best >= 4 else None
 
 
-def _front_end(logmel):
+def _front_end(logmel, segment_hop=1.0):
+    """The graph's log-mel front end; ``segment_hop``: the margin model's (its windows)."""
     LogMelFrontEnd, _ = _torch_modules()
+    f = logmel.frames_per_segment
     return LogMelFrontEnd(logmel.sr, logmel.n_fft, logmel.hop_length, logmel.n_mels,
-                          logmel.fmin, logmel.fmax, logmel.frames_per_segment).eval()
+                          logmel.fmin, logmel.fmax, f,
+                          window_hop=max(1, int(segment_hop * f))).eval()
 
 
 def _bare_net(margin):
@@ -468,7 +478,8 @@ def export_onnx(pipe, path, *, opset_version=None):
     if centroid.metric == "cosine":  # as CentroidClassifier._distances prepares them
         centers = centers / np.maximum(np.linalg.norm(centers, axis=-1, keepdims=True), 1e-12)
     silence_db = margin.silence_db if parts["masked"] else None
-    graph = CentroidGraph(_front_end(logmel), _bare_net(margin), centers, centroid.metric,
+    graph = CentroidGraph(_front_end(logmel, getattr(margin, "segment_hop", 1.0)),
+                          _bare_net(margin), centers, centroid.metric,
                           silence_db).eval()
     min_samples = logmel.min_samples
     n_samples = None if loader is None else loader.n_samples

@@ -124,3 +124,11 @@ class EmbeddingNet(nn.Module):
         if isinstance(block, bool) or not 1 <= block <= N_BLOCKS:
             raise ValueError(f"block must be in [1, {N_BLOCKS}], got {block!r}")
         return self.features[:2 * block + 1](self._input(x)).mean(dim=(2, 3))
+
+    def embed_and_pooled_block(self, x, block):
+        """``(forward(x), pooled_block(x, block))`` from one pass through the network."""
+        if isinstance(block, bool) or not 1 <= block <= N_BLOCKS:
+            raise ValueError(f"block must be in [1, {N_BLOCKS}], got {block!r}")
+        inner = self.features[:2 * block + 1](self._input(x))
+        outer = self.pool(self.features[2 * block + 1:](inner)).flatten(1)
+        return self.embed(outer), inner.mean(dim=(2, 3))

@@ -196,9 +196,10 @@ def band_stats(seg, level_norm, chunk=4096):
     return mean, np.sqrt(np.maximum(s2 / count - mean ** 2, 0.0))
 
 
-def embed(module, segments, batch_size=None, block=None):
+def embed(module, segments, batch_size=None, block=None, with_embedding=False):
     """Embeddings of (m, 1, n_mels, n_frames) segments, batched, in eval mode (``block``:
-    that block's pooled activations instead, :meth:`EmbeddingNet.pooled_block`).
+    that block's pooled activations instead, :meth:`EmbeddingNet.pooled_block`; with
+    ``with_embedding`` as well, the pair ``(embeddings, activations)`` from one pass).
 
     ``batch_size`` None: 256 segments per batch on the CPU, 2048 on CUDA (where small
     batches leave the device idle between launches). ``segments`` may be a tensor already
@@ -209,14 +210,20 @@ def embed(module, segments, batch_size=None, block=None):
     dev = next(module.parameters()).device
     if batch_size is None:
         batch_size = 2048 if dev.type == "cuda" else 256
-    out = []
+    both = with_embedding and block is not None
+    out = ([], []) if both else ([],)
     with torch.no_grad():
         for sl in batch_slices(segments.shape[0], batch_size):
             x = to_tensor(segments[sl], dev)
-            y = module(x) if block is None else bare_module(module).pooled_block(x, block)
-            out.append(y.cpu().numpy())
+            if both:
+                y = bare_module(module).embed_and_pooled_block(x, block)
+            else:
+                y = (module(x) if block is None else bare_module(module).pooled_block(x, block),)
+            for part, got in zip(out, y):
+                part.append(got.cpu().numpy())
     module.train(was_training)
-    return np.concatenate(out).astype(np.float32, copy=False)
+    out = tuple(np.concatenate(part).astype(np.float32, copy=False) for part in out)
+    return out if both else out[0]
 
 
 @contextlib.contextmanager

@@ -128,6 +128,17 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         (at prediction and in the per-epoch validation), so that a clip is judged
         by the segments that hold sound; a clip with no louder segment keeps all of
         them. ``None`` counts every segment (the paper's rule).
+    segment_hop : float in (0, 1], default=1.0
+        How the fitted model cuts the clips it embeds, as a share of a segment. ``1``: the
+        segments as given. Below 1: each clip's segments are joined in time (as
+        :class:`LogMelPatches` cut them) and re-cut into segment-long windows every
+        ``segment_hop`` of a segment (``int(segment_hop * n_frames)`` frames; the last
+        frames short of a hop are left out), so that each clip is judged from more,
+        overlapping views. Every embedding the model computes after training uses them:
+        the class centroids (made in :meth:`fit`), :meth:`predict` and the scores,
+        :meth:`calibrate`, :meth:`enroll`, :meth:`transform` (one row per window) and
+        :meth:`sounding_segments`. The network itself trains on the segments as given.
+        Clips of one segment are unchanged.
     transform_layer : "embedding" or int in [1, 13], default="embedding"
         What :meth:`transform` gives per segment. ``"embedding"``: the embedding, which the
         class centroids hold (:meth:`embeddings`). A block number ``k``: the activations
@@ -142,7 +153,7 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         between ESC-10 and US8K-dev at 1 and 5 shots and two seeds (10 or more in 11 of the
         16), the embedding joined with them 1.2 to 24.7 (8 of 16; ``benchmarks/RESULTS.md``,
         issue 24; the pipeline in :class:`ClipMean`).
-    rejection_layer : "embedding" or int in [1, 13], default="embedding"
+    rejection_layer : "embedding", int in [1, 13] or ("embedding", int), default="embedding"
         What the open-set score (:meth:`score_samples`), :meth:`calibrate` and the rejection
         of a calibrated :meth:`predict` measure. ``"embedding"``: each clip's smallest mean
         segment distance to a class centroid of the embeddings (the decision's own
@@ -150,6 +161,9 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         ``transform_layer=k``), standardised on the training segments and averaged over its
         sounding segments (:class:`ClipMean` ``rows="standard"``), its cosine distance to
         the nearest class centroid of the training clips' such vectors (``rejection_``).
+        The pair ``("embedding", k)``: the two distances, each divided by its median over
+        the validation clips of :meth:`fit` (``rejection_scale_``; ``validation_split``
+        must hold some out), summed. Each pass through the network gives both.
         The labels, :meth:`decision_function` and :meth:`predict_proba` always come from the
         embedding. Which rejects better depends on what the unknown sounds are: trained on
         ESC-10 (five folds), block 9 took the AUROC of ESC-10's test clips against US8K-dev's
@@ -157,7 +171,9 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         took that of US8K-dev's test clips against ESC-10's sounds from 0.73 down to 0.65
         (worse in four folds, 0.47 in one: ESC-10's rain and sea waves sit nearer US8K-dev's
         noise-like classes there than US8K-dev's own test clips; ``benchmarks/RESULTS.md``,
-        issue 24, fifth session). Measure it on your own "none of these" recordings
+        issue 24, fifth session). The pair ``("embedding", 9)`` was never far below the
+        embedding there: 0.73 and 0.74 in the two directions (``benchmarks/RESULTS.md``,
+        issue 24, sixth session). Measure it on your own "none of these" recordings
         (``bench_open_set.py --folds``) before you choose it. The block's centroids are
         made in :meth:`fit`: set it before, not after.
     mixed_precision : bool, default=False
@@ -205,12 +221,18 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
     centroid_ : CentroidClassifier
         Cosine centroids of the training segments' embeddings.
     rejection_ : sklearn.pipeline.Pipeline or None
-        With a block ``rejection_layer``: ``ClipMean(rows="standard") ->
+        With a block in ``rejection_layer``: ``ClipMean(rows="standard") ->
         CentroidClassifier()`` fitted on the training clips' block activations, whose
         ``score_samples`` is the open-set score and whose ``threshold_`` (after
         :meth:`calibrate`) rejects; None with ``"embedding"``.
     rejection_block_ : int or None
         The block ``rejection_`` was fitted on (None: the embedding).
+    rejection_scale_ : ndarray of shape (2,) or None
+        With ``rejection_layer=("embedding", k)``: the medians of the embedding's distance
+        and of block ``k``'s over the validation clips, which divide them; None otherwise.
+    rejection_threshold_ : float
+        With ``rejection_layer=("embedding", k)``, after :meth:`calibrate`: the threshold on
+        the summed distance (the other layers keep theirs in their centroids, below).
     validation_mask_ : ndarray of bool, shape (n_clips,)
         The clips of ``fit`` held out for model selection (all False without).
     best_epoch_ : int
@@ -245,7 +267,7 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
 
     #: What models pickled before an option existed were fitted with: they load with it
     #: (``__setstate__``), while a new estimator takes ``__init__``'s defaults.
-    _BEFORE_THE_OPTION = {"silence_db": None, "deformed_share": 0.0, "mixed_precision": False,
+    _BEFORE_THE_OPTION = {"silence_db": None, "segment_hop": 1.0, "deformed_share": 0.0, "mixed_precision": False,
                           "accelerator": None, "weight_averaging": None,
                           "outlier_weight": 0.5, "transform_layer": "embedding",
                           "rejection_layer": "embedding"}
@@ -271,10 +293,11 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         "weight_averaging": [Interval(numbers.Real, 0, 1, closed="right"), None],
         "random_crop": ["boolean"],
         "silence_db": [numbers.Real, None],
+        "segment_hop": [Interval(numbers.Real, 0, 1, closed="right")],
         "transform_layer": [StrOptions({"embedding"}),
                             Interval(numbers.Integral, 1, N_BLOCKS, closed="both")],
         "rejection_layer": [StrOptions({"embedding"}),
-                            Interval(numbers.Integral, 1, N_BLOCKS, closed="both")],
+                            Interval(numbers.Integral, 1, N_BLOCKS, closed="both"), tuple, list],
         "mixed_precision": ["boolean"],
         "validation_split": [Interval(numbers.Real, 0, 1, closed="neither"), "array-like", None],
         "device": [str, torch.device],
@@ -287,7 +310,8 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
                  epochs=100, batch_size=32, optimizer="sgd", lr=0.01, lr_schedule="cosine",
                  momentum=0.9, weight_decay=1e-4, mask_fraction=0.15, level_norm=False,
                  mixup=0.0, deformed_share=0.5, outlier_weight=0.5, weight_averaging=0.1,
-                 random_crop=False, silence_db=-80.0, transform_layer="embedding",
+                 random_crop=False, silence_db=-80.0, segment_hop=1.0,
+                 transform_layer="embedding",
                  rejection_layer="embedding", mixed_precision=False, validation_split=0.1,
                  device="cpu", accelerator=None, random_state=None, verbose=0):
         self.loss = loss
@@ -310,6 +334,7 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         self.weight_averaging = weight_averaging
         self.random_crop = random_crop
         self.silence_db = silence_db
+        self.segment_hop = segment_hop
         self.transform_layer = transform_layer
         self.rejection_layer = rejection_layer
         self.mixed_precision = mixed_precision
@@ -329,21 +354,37 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         """scikit-learn's parameter checks, then the margin and scale against the loss."""
         super()._validate_params()
         self._block_of("transform_layer")
-        self._block_of("rejection_layer")
+        self._rejection_spec()
         self._criterion_params()
 
-    def _block_of(self, name):
-        """The block the ``name`` parameter (``transform_layer``, ``rejection_layer``) names,
-        None for ``"embedding"``; a ValueError for anything else, a bool included."""
-        layer = getattr(self, name)
+    def _block_of(self, name, layer=None):
+        """The block the ``name`` parameter (``transform_layer``, ``rejection_layer``; or
+        ``layer``, one entry of it) names, None for ``"embedding"``; a ValueError for
+        anything else, a bool included."""
+        layer = getattr(self, name) if layer is None else layer
         if isinstance(layer, str) and layer == "embedding":
             return None
         if isinstance(layer, (bool, np.bool_)) or not isinstance(layer, numbers.Integral) \
                 or not 1 <= layer <= N_BLOCKS:
             raise ValueError(f"The {name!r} parameter of MarginEmbeddingClassifier "
-                             f"must be 'embedding' or a block number in [1, {N_BLOCKS}], "
-                             f"got {layer!r}")
+                             f"must be 'embedding' or a block number in [1, {N_BLOCKS}]"
+                             f"{', or a pair of the two' if name == 'rejection_layer' else ''}"
+                             f", got {getattr(self, name)!r}")
         return int(layer)
+
+    def _rejection_spec(self):
+        """``(summed, block)`` from ``rejection_layer``: ``"embedding"`` is ``(False, None)``,
+        ``k`` is ``(False, k)``, ``("embedding", k)`` (either order) is ``(True, k)``."""
+        layer = self.rejection_layer
+        if not isinstance(layer, (tuple, list)):
+            return False, self._block_of("rejection_layer")
+        blocks = [self._block_of("rejection_layer", part) for part in layer]
+        if len(blocks) != 2 or blocks.count(None) != 1:
+            raise ValueError(
+                f"The 'rejection_layer' parameter of MarginEmbeddingClassifier, as a pair, "
+                f"must be 'embedding' and one block number in [1, {N_BLOCKS}], e.g. "
+                f"('embedding', 9), got {layer!r}")
+        return True, next(b for b in blocks if b is not None)
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y, groups=None, deformed=None, outliers=None):
@@ -393,6 +434,11 @@ default=None
         seed = int(rng.randint(2 ** 31 - 1))
         valid = _training.validation_mask(y_enc, self.validation_split, groups,
                                           rng.randint(2 ** 31 - 1))
+        if self._rejection_spec()[0] and not valid.any():
+            raise ValueError(
+                f"rejection_layer={self.rejection_layer!r} divides each distance by its median "
+                "over the validation clips, and validation_split holds none out; set "
+                "validation_split (e.g. 0.1) or rejection_layer to one layer")
         deformed = self._check_deformed(deformed, X)
         outliers = self._check_outliers(outliers, X)
         outlier_rows = 0 if outliers is None else max(1, self.batch_size // 4)  # a quarter
@@ -414,7 +460,7 @@ default=None
         net.outlier_weight = float(self.outlier_weight)
         with _training.seeded_torch(seed, device):
             net.fit(batches)
-        self._finish(net, X[~valid], seg, seg_y, valid)
+        self._finish(net, X[~valid], seg, seg_y, valid, X[valid])
         return self
 
     def _build_net(self, n_mels, n_frames, band_stats, criterion_params, callbacks, device,
@@ -582,8 +628,8 @@ default=None
         return dict(optimizer=torch.optim.SGD, optimizer__momentum=self.momentum,
                     optimizer__weight_decay=self.weight_decay)
 
-    def _finish(self, net, X_train, seg, seg_y, valid):
-        """Fitted attributes: network, history, best epoch, training centroids."""
+    def _finish(self, net, X_train, seg, seg_y, valid, X_valid):
+        """Fitted attributes: network, history, best epoch, training centroids, rejection."""
         if isinstance(net, _training.AcceleratedMarginNet):
             net.release_accelerator()
         self.net_ = net
@@ -595,12 +641,19 @@ default=None
         emb = _training.embed(net.module_, seg)
         # the training clips' centroids, their silent segments missing as in transform
         clips = X_train.shape[:2]
+        views = self._views(X_train)
         self.centroid_ = CentroidClassifier(metric="cosine").fit(
-            self._missing_silence(emb.reshape(*clips, -1), X_train),
-            self.classes_[seg_y[::clips[1]]])
-        self.rejection_block_ = self._block_of("rejection_layer")
+            self._missing_silence(emb.reshape(*clips, -1), X_train) if views is X_train
+            else self._embed(X_train), self.classes_[seg_y[::clips[1]]])
+        summed, self.rejection_block_ = self._rejection_spec()
         self.rejection_ = self._fit_rejection(X_train, self.classes_[seg_y[::clips[1]]],
                                               self.rejection_block_)
+        self.rejection_scale_ = None
+        if summed:  # each distance's typical size on clips the network was not trained on
+            embedded = self._embed(X_valid, block=self.rejection_block_, with_embedding=True)
+            self.rejection_scale_ = np.array(
+                [max(float(np.median(d)), 1e-12)
+                 for d in self._rejection_distances(*embedded)])
         self._warn_if_degenerate(emb, net)
 
     def _fit_rejection(self, X, y, block):
@@ -713,7 +766,8 @@ default=None
         activations after the network's ``k``-th depthwise-separable block, averaged over
         frequency and time (one value per channel): a representation for sounds the
         network was not trained on (see ``transform_layer``). Either way a segment that
-        does not count (:meth:`sounding_segments`) is a row of NaN (missing).
+        does not count (:meth:`sounding_segments`) is a row of NaN (missing). With
+        ``segment_hop`` below 1, one row per window instead of per segment.
         """
         return self._embed(self._patches(X, reset=False),  # checks fitted first
                            block=self._block_of("transform_layer"))
@@ -725,7 +779,8 @@ default=None
         A segment that does not count (:meth:`sounding_segments`: digital silence) has no
         embedding: its row is NaN, which :class:`CentroidClassifier` reads as a missing
         segment, so that ``MarginEmbeddingClassifier -> CentroidClassifier`` decides as this
-        model does. With ``silence_db=None`` every row holds values.
+        model does. With ``silence_db=None`` every row holds values. With ``segment_hop``
+        below 1, one row per window instead of per segment.
         """
         return self._embed(self._patches(X, reset=False))  # checks fitted first
 
@@ -735,15 +790,31 @@ default=None
         counted[~counted.any(axis=1)] = True  # a clip with no sounding segment counts all
         return np.where(counted[..., None], emb, np.nan).astype(emb.dtype, copy=False)
 
-    def _embed(self, X, block=None):
-        """Embeddings (``block``: that block's pooled activations) of already checked
-        patches (n_clips, n_segments, n_mels, n_frames), the segments that do not count
-        NaN (:meth:`_missing_silence`)."""
+    def _embed(self, X, block=None, with_embedding=False):
+        """Embeddings (``block``: that block's pooled activations; with ``with_embedding``
+        too, the pair from one pass) of already checked patches (n_clips, n_segments,
+        n_mels, n_frames), the segments that do not count NaN (:meth:`_missing_silence`)."""
         self._sync_device()
+        X = self._views(X)
         n, s = X.shape[:2]
         segments = X.reshape(n * s, 1, *X.shape[2:])
-        emb = _training.embed(self.net_.module_, segments, block=block).reshape(n, s, -1)
-        return self._missing_silence(emb, X)
+        out = _training.embed(self.net_.module_, segments, block=block,
+                              with_embedding=with_embedding)
+        if isinstance(out, tuple):
+            return tuple(self._missing_silence(o.reshape(n, s, -1), X) for o in out)
+        return self._missing_silence(out.reshape(n, s, -1), X)
+
+    def _views(self, X):
+        """What the model embeds of checked patches ``X``: ``X`` itself (``segment_hop=1``
+        or one segment per clip), else the clips' segments joined in time and re-cut into
+        segment-long windows every ``int(segment_hop * n_frames)`` frames."""
+        n, s, n_mels, f = X.shape
+        hop = max(1, int(getattr(self, "segment_hop", 1.0) * f))
+        if s == 1 or hop >= f:
+            return X
+        whole = X.transpose(0, 2, 1, 3).reshape(n, n_mels, s * f)
+        index = np.arange(0, s * f - f + 1, hop)[:, None] + np.arange(f)  # (windows, f)
+        return np.ascontiguousarray(whole[:, :, index].transpose(0, 2, 1, 3))
 
     def sounding_segments(self, X):
         """The segments that count, by the one rule of every decision of this model.
@@ -762,9 +833,10 @@ default=None
         Returns
         -------
         ndarray of bool, shape (n_clips, n_segments)
-            All True when ``silence_db`` is None.
+            One column per window with ``segment_hop`` below 1. All True when
+            ``silence_db`` is None.
         """
-        return self._sounding(self._patches(X, reset=False))
+        return self._sounding(self._views(self._patches(X, reset=False)))
 
     def _sounding(self, X):
         """(n_clips, n_segments) bool mask of checked patches (see sounding_segments)."""
@@ -777,19 +849,55 @@ default=None
         ``fit``: the block's centroids are made there); None when the embedding's distances
         reject. Read where the rejection is used: the scores, calibrate, enroll and a
         calibrated predict."""
-        block = self._block_of("rejection_layer")
+        summed, block = self._rejection_spec()
         rejection = getattr(self, "rejection_", None)
         fitted = getattr(self, "rejection_block_", None)
-        if block != fitted:
+        fitted_summed = getattr(self, "rejection_scale_", None) is not None
+        if (summed, block) != (fitted_summed, fitted):
+            name = "embedding" if fitted is None else fitted
             raise ValueError(
                 f"rejection_layer is {self.rejection_layer!r} but the model was fitted with "
-                f"{'embedding' if fitted is None else fitted!r}: its rejection centroids are "
-                "made in fit; set it back or fit again")
+                f"{('embedding', name) if fitted_summed else name!r}: its rejection centroids "
+                "and scales are made in fit; set it back or fit again")
         return rejection
 
     def _rejection_vectors(self, X):
         """Each clip's block vector, as ``rejection_`` compares them (patches checked)."""
         return self.rejection_[:-1].transform(self._embed(X, block=self.rejection_block_))
+
+    def _rejection_distances(self, emb, acts):
+        """The embedding's distance and the block's, per clip, from the segments'
+        embeddings ``emb`` and block activations ``acts`` (as :meth:`_embed` gives them)."""
+        return (-self.centroid_.score_samples(emb),
+                -self.rejection_[-1].score_samples(self.rejection_[:-1].transform(acts)))
+
+    def _rejection_inputs(self, X):
+        """``(emb, acts)`` of checked patches ``X``: what :meth:`_rejection_distance` needs
+        (None where it needs nothing), from one network pass."""
+        if getattr(self, "rejection_", None) is None:  # models pickled before it: none
+            return self._embed(X), None
+        return self._embed(X, block=self.rejection_block_, with_embedding=True)
+
+    def _rejection_distance(self, emb, acts):
+        """Each clip's open-set distance by ``rejection_layer`` (:meth:`_rejection` checked
+        it), from :meth:`_rejection_inputs`: the embedding's smallest mean segment distance,
+        the block's, or their sum, each divided by its median on the validation clips."""
+        if getattr(self, "rejection_", None) is None:
+            return -self.centroid_.score_samples(emb)
+        distances = self._rejection_distances(emb, acts)
+        if getattr(self, "rejection_scale_", None) is None:
+            return distances[1]
+        return sum(d / s for d, s in zip(distances, self.rejection_scale_))
+
+    def _rejection_threshold(self):
+        """The calibrated threshold of a rejection other than the embedding's alone (None:
+        none, or the embedding's, which ``centroid_.predict`` applies itself)."""
+        rejection = getattr(self, "rejection_", None)
+        if rejection is None:
+            return None
+        if getattr(self, "rejection_scale_", None) is not None:
+            return getattr(self, "rejection_threshold_", None)
+        return getattr(rejection[-1], "threshold_", None)
 
     def enroll(self, X, y):
         """Register new classes (or more clips of known ones) without retraining the network.
@@ -825,28 +933,29 @@ default=None
         (``-1`` for numeric labels; ``centroid_.unknown_label`` when set) for a clip farther
         than the threshold from every class centroid (:meth:`score_samples` below minus
         the threshold)."""
-        X = self._patches(X, reset=False)  # checks fitted first
-        return self._predict(X, self._embed(X))
+        return self._predict_embedded(self._patches(X, reset=False))[0]  # checks fitted
 
-    def _predict(self, X, emb):
-        """:meth:`predict` of checked patches ``X`` whose embeddings are ``emb``."""
-        rejection = getattr(self, "rejection_", None)
-        if rejection is None or getattr(rejection[-1], "threshold_", None) is None:
-            return self.centroid_.predict(emb)  # no block rejection calibrated
+    def _predict_embedded(self, X):
+        """``(predict(X), embeddings(X))`` of checked patches ``X``, from one network pass."""
+        threshold = self._rejection_threshold()
+        if threshold is None:  # no rejection but the embedding's own (centroid_.predict)
+            emb = self._embed(X)
+            return self.centroid_.predict(emb), emb
         self._rejection()  # its layer checked
-        distance = -rejection[-1].score_samples(self._rejection_vectors(X))
-        return with_unknown(self.centroid_.predict(emb), distance > rejection[-1].threshold_,
-                            self.centroid_._unknown_label())
+        emb, acts = self._rejection_inputs(X)
+        return (with_unknown(self.centroid_.predict(emb),
+                             self._rejection_distance(emb, acts) > threshold,
+                             self.centroid_._unknown_label()), emb)
 
     def score_samples(self, X):
         """Open-set score, higher for clips more like a known class: minus each clip's
         distance to the nearest class centroid, by ``rejection_layer`` (the embedding's
-        smallest mean segment distance, :meth:`CentroidClassifier.score_samples`, or the
-        block vector's cosine distance)."""
+        smallest mean segment distance, :meth:`CentroidClassifier.score_samples`; the
+        block vector's cosine distance; or the two, each divided by ``rejection_scale_``,
+        summed)."""
         X = self._patches(X, reset=False)  # checks fitted first
-        if self._rejection() is None:
-            return self.centroid_.score_samples(self._embed(X))
-        return self.rejection_[-1].score_samples(self._rejection_vectors(X))
+        self._rejection()  # its layer checked
+        return -self._rejection_distance(*self._rejection_inputs(X))
 
     def calibrate(self, X, *, true_accept=0.95):
         """Fit the open-set rejection threshold on held-out clips of the known classes.
@@ -854,9 +963,10 @@ default=None
         From then on :meth:`predict` returns ``"unknown"`` (``-1`` for numeric labels)
         for a clip farther than the threshold from every class centroid, by the distance of
         ``rejection_layer`` (:meth:`score_samples`); see :meth:`CentroidClassifier.calibrate`.
-        The threshold is ``centroid_.threshold_`` (``"embedding"``) or
-        ``rejection_[-1].threshold_`` (a block). Use clips the network was not trained on,
-        e.g. ``X[clf.validation_mask_]`` of the clips given to ``fit``.
+        The threshold is ``centroid_.threshold_`` (``"embedding"``),
+        ``rejection_[-1].threshold_`` (a block) or ``rejection_threshold_`` (a pair). Use
+        clips the network was not trained on, e.g. ``X[clf.validation_mask_]`` of the clips
+        given to ``fit``.
 
         Parameters
         ----------
@@ -871,8 +981,15 @@ default=None
         X = self._patches(X, reset=False)  # checks fitted first
         if self._rejection() is None:
             self.centroid_.calibrate(self._embed(X), true_accept=true_accept)
-        else:
+        elif getattr(self, "rejection_scale_", None) is None:
             self.rejection_[-1].calibrate(self._rejection_vectors(X), true_accept=true_accept)
+        else:
+            if not (isinstance(true_accept, numbers.Real) and 0 < true_accept <= 1):
+                raise ValueError(f"true_accept must be a share in (0, 1], got {true_accept!r}")
+            distance = self._rejection_distance(*self._rejection_inputs(X))
+            self.centroid_._unknown_label()  # a clash with a class is an error now
+            self.rejection_threshold_ = float(np.quantile(distance, true_accept,
+                                                          method="higher"))
         return self
 
     def predict_proba(self, X):
