@@ -47,7 +47,44 @@ def _margin_params(args, **defaults):
     for key in ("epochs", "width", "device"):
         if getattr(args, key, None) is not None:
             params[key] = getattr(args, key)
+    if getattr(args, "rejection_layer", None) is not None:
+        params["rejection_layer"] = _rejection_layer(args.rejection_layer)
     return params
+
+
+def _rejection_layer(value):
+    """``--rejection-layer``: ``embedding``, a block number ``K`` or ``embedding+K``, as the
+    margin model's ``rejection_layer`` (``"embedding"``, ``K`` or ``("embedding", K)``)."""
+    import re
+
+    from .models.margin import N_BLOCKS
+
+    text = re.sub(r"\s+", "", value.lower())
+    if text == "embedding":
+        return "embedding"
+    match = re.fullmatch(r"(embedding\+)?([0-9]+)", text)
+    if match and 1 <= int(match[2]) <= N_BLOCKS:
+        return ("embedding", int(match[2])) if match[1] else int(match[2])
+    raise ValueError(f"--rejection-layer {value!r}: give embedding, a block number K in "
+                     f"1..{N_BLOCKS} (e.g. 9) or embedding+K (both distances summed, e.g. "
+                     "embedding+9)")
+
+
+def _true_accept(value):
+    """``--true-accept``: a share in (0, 1], checked before any work."""
+    if not 0 < value <= 1:
+        raise ValueError(f"--true-accept {value:g}: give the share of known clips to accept, "
+                         "in (0, 1] (e.g. 0.95)")
+    return value
+
+
+def _layer_words(final):
+    """The distance the rejection of the model's last step ``final`` measures, in words."""
+    layer = getattr(final, "rejection_layer", "embedding")
+    if isinstance(layer, (tuple, list)):
+        block = next(part for part in layer if part != "embedding")
+        return f"the embedding's and block {block}'s distances summed"
+    return "the embedding's distance" if layer == "embedding" else f"block {layer}'s distance"
 
 
 def _run(models, data, *, cache_dir, n_jobs, out_dir, label):
@@ -248,7 +285,8 @@ def cmd_evaluate(args):
 
 
 def _check_model_out(path):
-    """``--out`` of fit / enroll: a .skops file in an existing folder, checked before any work."""
+    """``--out`` of fit / enroll / calibrate: a .skops file in an existing folder, checked
+    before any work."""
     out = Path(path)
     if out.suffix != ".skops":
         raise ValueError(f"--out {out}: model files are written in skops' safe format; "
@@ -258,6 +296,48 @@ def _check_model_out(path):
     if out.is_dir():
         raise IsADirectoryError(f"--out {out} is a directory, not a model file")
     return out
+
+
+def _check_fit_rejection(args, model):
+    """``fit --rejection-layer / --true-accept``: refused before any work for a model that
+    cannot reject unknown sounds, or that holds no clips out to calibrate on."""
+    est = model.estimator
+    if args.rejection_layer is not None and not hasattr(est, "rejection_layer"):
+        raise ValueError(f"--rejection-layer chooses the metric model's open-set distance; "
+                         f"--model {args.model} has none (choose a margin loss, e.g. cosface)")
+    if args.true_accept is not None:
+        _true_accept(args.true_accept)
+        if not callable(getattr(est, "calibrate", None)):
+            raise ValueError(f"--true-accept calibrates the metric model's open-set "
+                             f"rejection; --model {args.model} ({type(est).__name__}) cannot "
+                             "reject unknown sounds (choose a margin loss, e.g. cosface)")
+    if getattr(est, "validation_split", "none needed") is None:
+        if args.true_accept is not None:
+            raise ValueError(f"--true-accept calibrates on the clips fit holds out of "
+                             f"training, and --model {args.model} holds none out "
+                             "(validation_split=None)")
+        if isinstance(est.rejection_layer, tuple):
+            raise ValueError(f"--rejection-layer {args.rejection_layer} divides each distance "
+                             f"by its median over the clips fit holds out of training, and "
+                             f"--model {args.model} holds none out (validation_split=None)")
+
+
+def _calibrate_on_validation(args, pipe, data):
+    """``fit --true-accept``: the rejection calibrated on the clips fit held out of training,
+    read through the pipeline's front end."""
+    from .deploy import calibrate_files
+    from .deploy.calibrate import _threshold_of
+
+    held_out = list(np.asarray(data.filenames)[pipe[-1].validation_mask_])
+    with _checking_input():
+        if not held_out:
+            raise ValueError("--true-accept: fit held no clip out of training to calibrate "
+                             "on; nothing was saved")
+        calibrate_files(pipe, held_out, true_accept=args.true_accept)
+    print(f"open-set rejection calibrated on the {len(held_out)} validation clips held out "
+          f"of training (true accept {args.true_accept:g}): threshold "
+          f"{_threshold_of(pipe[-1]):.4g} on {_layer_words(pipe[-1])}; 'metricaudio predict' "
+          "answers unknown beyond it", flush=True)
 
 
 def cmd_fit(args):
@@ -272,6 +352,7 @@ def cmd_fit(args):
         (name, model), = paper_models(args.model, random_state=args.random_state,
                                       preset=args.preset,
                                       **_margin_params(args, device="auto")).items()
+        _check_fit_rejection(args, model)
         data = load_dataset(args.data, subset=args.subset, salience=args.salience)
     print(f"{data.name}: {len(data.filenames)} clips of {data.clip_seconds:g} s, classes "
           f"{list(data.target_names)}", flush=True)
@@ -287,6 +368,8 @@ def cmd_fit(args):
     pipe = fit_pipeline(model, data, outliers=outliers, cache_dir=cache, n_jobs=args.n_jobs)
     print(f"{model.title}: trained on every clip in {pipe.fit_seconds_:.0f} s "
           f"({time.perf_counter() - t0:.0f} s with the features)", flush=True)
+    if args.true_accept is not None:
+        _calibrate_on_validation(args, pipe, data)
     save_model(pipe, out)
     print(f"saved {out} ({out.stat().st_size / 1e6:.1f} MB): label files with "
           f"'metricaudio predict {out} FILE...'")
@@ -317,6 +400,30 @@ def cmd_enroll(args):
     verb = "more clips of" if label in known else "a new class,"
     print(f"enrolled {verb} {label!r} from {len(args.files)} file(s); classes now "
           f"{[str(c) for c in model.classes_]}")
+    print(f"saved {out}")
+    return 0
+
+
+def cmd_calibrate(args):
+    from .deploy import calibrate_files, load_model, save_model
+    from .deploy.calibrate import _threshold_of
+
+    with _checking_input():
+        out = _check_model_out(args.out or args.model)
+        true_accept = _true_accept(args.true_accept)
+        if not Path(args.model).is_file():
+            raise FileNotFoundError(f"model file '{args.model}' not found")
+        model = load_model(args.model, device="cpu")
+        try:
+            calibrate_files(model, args.files, true_accept=true_accept)
+        except TypeError as exc:  # a model that cannot reject: the user's choice of file
+            raise ValueError(f"{args.model}: {exc}") from exc
+        accepted = int(np.isin(model.predict(args.files), model.classes_).sum())
+    save_model(model, out)
+    print(f"open-set rejection calibrated on {len(args.files)} file(s) (true accept "
+          f"{true_accept:g}): threshold {_threshold_of(model[-1]):.4g} on "
+          f"{_layer_words(model[-1])}; it accepts {accepted} of the {len(args.files)} files, "
+          "'metricaudio predict' answers unknown beyond it")
     print(f"saved {out}")
     return 0
 
@@ -534,6 +641,16 @@ def build_parser():
                    help="metric model: a folder of recordings of none of the classes (any "
                         "depth); the network learns to keep such sounds away from every class "
                         "(outlier exposure), for rejecting unknown sounds")
+    f.add_argument("--rejection-layer", default=None, metavar="LAYER",
+                   help="metric model: the distance its open-set rejection measures: "
+                        "embedding (default), a block number K in 1..13 (e.g. 9) or "
+                        "embedding+K (both distances, each divided by its median on the "
+                        "validation clips, summed)")
+    f.add_argument("--true-accept", type=float, default=None, metavar="SHARE",
+                   help="metric model: after training, calibrate the open-set rejection on "
+                        "the clips held out of training (validation), accepting this share "
+                        "of them (e.g. 0.95); the saved model then answers 'unknown' for "
+                        "sounds farther from every class")
     f.add_argument("--no-cache", action="store_true", help="do not cache features on disk")
     f.add_argument("--n-jobs", type=int, default=2, help="parallel decoders")
     f.add_argument("--random-state", type=int, default=0)
@@ -548,6 +665,21 @@ def build_parser():
                     help="where to save the enrolled model (.skops; default: replace MODEL, "
                          "atomically)")
     en.set_defaults(func=cmd_enroll)
+
+    ca = sub.add_parser("calibrate", help="make a saved metric model answer 'unknown' for "
+                                          "sounds of none of its classes: a threshold set "
+                                          "on held-out clips of the known classes")
+    ca.add_argument("model", help="a model file written by 'metricaudio fit' or save_model")
+    ca.add_argument("files", nargs="+",
+                    help="audio files of the known classes that the model was not trained on "
+                         "(their labels are not needed)")
+    ca.add_argument("--true-accept", type=float, default=0.95, metavar="SHARE",
+                    help="share of the given files to accept (default 0.95); the threshold "
+                         "is the distance within which that share lies")
+    ca.add_argument("--out", default=None,
+                    help="where to save the calibrated model (.skops; default: replace "
+                         "MODEL, atomically)")
+    ca.set_defaults(func=cmd_calibrate)
 
     i = sub.add_parser("ins", help="index of non-stationarity of audio files (paper Fig. 1)")
     i.add_argument("files", nargs="+", help="audio files (wav, flac, ogg)")

@@ -120,7 +120,8 @@ def test_own_sounds_page_shows_commands_the_shell_accepts():
     scripts = [shlex.split(c)[1] for c in lines if c.startswith("python ")]
     assert scripts and all((ROOT / s).is_file() for s in scripts), scripts
     commands = [c for c in lines if not c.startswith("python ")]
-    assert {shlex.split(c)[1] for c in commands} == {"evaluate", "fit", "predict", "enroll"}
+    assert {shlex.split(c)[1] for c in commands} == {"evaluate", "fit", "predict", "enroll",
+                                                     "calibrate"}
     parser = build_parser()
     for command in commands:
         argv = shlex.split(command)

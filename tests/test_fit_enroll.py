@@ -7,7 +7,7 @@ import soundfile as sf
 
 from sklearn_metricaudio.cli import main
 from sklearn_metricaudio.datasets import load_dataset
-from sklearn_metricaudio.deploy import enroll_files, load_model
+from sklearn_metricaudio.deploy import calibrate_files, enroll_files, load_model
 from sklearn_metricaudio.evaluation import compute_features, fit_pipeline, paper_models
 
 SR = 8000
@@ -213,3 +213,179 @@ def test_the_paper_preset_reads_5_s_inputs_from_files_as_in_the_fold_loop(own_fo
     assert pipe.steps[0][1].duration == 5.0 and pipe.steps[1][1].segment_seconds == 5.0
     np.testing.assert_array_equal(pipe.predict(data.filenames),
                                   pipe[-1].predict(features["logmel"].X))
+
+
+# -- open-set rejection from the shell: `fit --true-accept / --rejection-layer`, `calibrate`
+
+#: enough steps that the embedding no longer collapses: the whistles land farther from every
+#: class than the known clips (3 epochs: all distances round-off)
+TRAINED = ["--epochs", "20", *TINY[2:]]
+
+
+def _quantile_threshold(model, files, true_accept):
+    """The rejection threshold by hand: the "higher" ``true_accept`` quantile of the files'
+    open-set distances (minus ``score_samples``, which no threshold changes)."""
+    return float(np.quantile(-model.score_samples(files), true_accept, method="higher"))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_calibrate_from_the_shell_saves_a_model_that_rejects(own_folder, tmp_path, capsys):
+    root, whistles = own_folder
+    out = tmp_path / "model.skops"
+    assert main(["fit", "--data", str(root), "--out", str(out), *TRAINED]) == 0
+    closed = load_model(out)
+    assert set(closed.predict(whistles)) <= set(closed.classes_)   # no rejection yet
+    known = sorted(str(p) for p in root.rglob("*.wav"))
+    calibrated = tmp_path / "calibrated.skops"
+    capsys.readouterr()
+    assert main(["calibrate", str(out), *known, "--true-accept", "0.8",
+                 "--out", str(calibrated)]) == 0
+    printed = capsys.readouterr().out
+    # the "higher" 0.8 quantile of 15 distances: the 13th smallest, so 13 files accepted
+    assert "on 15 file(s) (true accept 0.8)" in printed
+    assert "it accepts 13 of the 15 files" in printed and f"saved {calibrated}" in printed
+    model = load_model(calibrated)
+    by_hand = calibrate_files(load_model(out), known, true_accept=0.8)
+    assert model[-1].centroid_.threshold_ == by_hand[-1].centroid_.threshold_
+    assert model[-1].centroid_.threshold_ == pytest.approx(
+        _quantile_threshold(closed, known, 0.8), rel=1e-6)
+    assert f"threshold {model[-1].centroid_.threshold_:.4g}" in printed
+    assert list(model.predict(whistles)) == ["unknown"] * 4
+    assert (model.predict(known) == "unknown").sum() == 2
+    np.testing.assert_array_equal(model.predict(known + whistles),
+                                  by_hand.predict(known + whistles))
+    assert not hasattr(load_model(out)[-1].centroid_, "threshold_")   # --out: kept
+    # without --out the model file itself is replaced
+    assert main(["calibrate", str(out), *known]) == 0
+    assert load_model(out)[-1].centroid_.threshold_ == pytest.approx(
+        _quantile_threshold(closed, known, 0.95), rel=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_calibrate_leaves_the_model_file_alone_when_it_fails(own_folder, tmp_path, capsys,
+                                                            monkeypatch):
+    import zipfile
+
+    root, whistles = own_folder
+    out = tmp_path / "model.skops"
+    assert main(["fit", "--data", str(root), "--out", str(out), *TINY]) == 0
+    before = out.read_bytes()
+    known = sorted(str(p) for p in root.rglob("*.wav"))
+    capsys.readouterr()
+    assert main(["calibrate", str(out), known[0], str(tmp_path / "nowhere.wav")]) == 2
+    assert "nowhere.wav" in capsys.readouterr().err
+    assert main(["calibrate", str(out), *known, "--true-accept", "1.5"]) == 2
+    assert "--true-accept 1.5" in capsys.readouterr().err
+    assert main(["calibrate", str(out), *known, "--out", str(tmp_path / "m.joblib")]) == 2
+    assert "give a path ending in .skops" in capsys.readouterr().err
+    # the disk fills up while the calibrated model is written: the old file is kept whole
+    write = zipfile.ZipFile.writestr
+
+    def full_disk(self, name, data, *args, **kwargs):
+        if str(getattr(name, "filename", name)).startswith("nets/"):
+            raise OSError(28, "No space left on device")
+        return write(self, name, data, *args, **kwargs)
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", full_disk)
+    assert main(["calibrate", str(out), *known]) == 2
+    assert "No space left on device" in capsys.readouterr().err
+    monkeypatch.undo()
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == \
+        ["model.skops"] + [f"whistle{k}.wav" for k in range(4)]   # no part-written file
+
+
+def test_calibrate_refuses_a_model_that_cannot_reject(own_folder, tmp_path, capsys):
+    root, whistles = own_folder
+    svm = tmp_path / "svm.skops"
+    assert main(["fit", "--data", str(root), "--out", str(svm), "--model", "svm",
+                 "--no-cache", "--n-jobs", "1"]) == 0
+    before = svm.read_bytes()
+    capsys.readouterr()
+    assert main(["calibrate", str(svm), *whistles]) == 2
+    err = capsys.readouterr().err
+    assert "cannot reject unknown sounds" in err and "SegmentAggregateClassifier" in err
+    assert svm.read_bytes() == before
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_fit_true_accept_calibrates_on_the_clips_held_out_of_training(own_folder, tmp_path,
+                                                                      capsys):
+    root, whistles = own_folder
+    out = tmp_path / "model.skops"
+    assert main(["fit", "--data", str(root), "--out", str(out), "--true-accept", "0.9",
+                 *TRAINED]) == 0
+    printed = capsys.readouterr().out
+    model = load_model(out)
+    mask = model[-1].validation_mask_
+    held_out = list(load_dataset(root).filenames[mask])
+    assert 0 < len(held_out) < 15
+    assert f"calibrated on the {len(held_out)} validation clips held out of training " \
+           "(true accept 0.9)" in printed
+    # the threshold of exactly those clips, by hand and through the library
+    threshold = model[-1].centroid_.threshold_
+    assert threshold == pytest.approx(_quantile_threshold(model, held_out, 0.9), rel=1e-6)
+    by_hand = calibrate_files(load_model(out), held_out, true_accept=0.9)
+    assert threshold == pytest.approx(by_hand[-1].centroid_.threshold_, rel=1e-6)
+    trained_on = list(load_dataset(root).filenames[~mask])
+    assert threshold != pytest.approx(_quantile_threshold(model, trained_on, 0.9), rel=1e-3)
+    assert list(model.predict(whistles)) == ["unknown"] * 4
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_fit_rejection_layer_sets_the_distance_the_saved_model_rejects_on(own_folder,
+                                                                         tmp_path, capsys):
+    root, whistles = own_folder
+    out = tmp_path / "model.skops"
+    assert main(["fit", "--data", str(root), "--out", str(out), "--rejection-layer",
+                 "embedding+9", "--true-accept", "0.9", *TINY]) == 0
+    assert "on the embedding's and block 9's distances summed" in capsys.readouterr().out
+    clf = load_model(out)[-1]
+    assert tuple(clf.rejection_layer) == ("embedding", 9)
+    assert clf.rejection_block_ == 9 and clf.rejection_scale_ is not None
+    held_out = list(load_dataset(root).filenames[clf.validation_mask_])
+    assert clf.rejection_threshold_ == pytest.approx(
+        _quantile_threshold(load_model(out), held_out, 0.9), rel=1e-6)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--rejection-layer", "embedding+14"], "--rejection-layer 'embedding+14': give embedding"),
+    (["--rejection-layer", "0"], "--rejection-layer '0'"),
+    (["--rejection-layer", "block9"], "a block number K in 1..13"),
+    (["--rejection-layer", "9+embedding"], "embedding+K"),
+    (["--rejection-layer", "embedding+"], "--rejection-layer"),
+    (["--model", "svm", "--rejection-layer", "9"], "--model svm has none"),
+    (["--model", "svm", "--true-accept", "0.9"], "--model svm (SegmentAggregateClassifier) "
+                                                 "cannot reject unknown sounds"),
+    (["--true-accept", "0"], "--true-accept 0: give the share"),
+    (["--true-accept", "1.5"], "in (0, 1]"),
+])
+def test_fit_checks_its_rejection_options_before_any_work(own_folder, tmp_path, monkeypatch,
+                                                          capsys, argv, message):
+    import sklearn_metricaudio.evaluation as evaluation
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("trained before the options were checked")
+    monkeypatch.setattr(evaluation, "fit_pipeline", must_not_run)
+    root, _ = own_folder
+    assert main(["fit", "--data", str(root), "--out", str(tmp_path / "m.skops"), *argv]) == 2
+    assert message in capsys.readouterr().err
+    assert not list(tmp_path.glob("*.skops"))
+
+
+@pytest.mark.parametrize("argv", [["--true-accept", "0.9"],
+                                  ["--rejection-layer", "embedding+9"]])
+def test_fit_refuses_a_rejection_that_needs_clips_held_out_when_none_are(
+        own_folder, tmp_path, monkeypatch, capsys, argv):
+    import sklearn_metricaudio.evaluation as evaluation
+    from sklearn_metricaudio.evaluation import MARGIN_PRESETS
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("trained before the options were checked")
+    monkeypatch.setattr(evaluation, "fit_pipeline", must_not_run)
+    monkeypatch.setitem(MARGIN_PRESETS["fast"].params, "validation_split", None)
+    root, _ = own_folder
+    assert main(["fit", "--data", str(root), "--out", str(tmp_path / "m.skops"), *argv,
+                 *TINY]) == 2
+    assert f"{argv[0]} " in (err := capsys.readouterr().err)
+    assert "holds none out (validation_split=None)" in err
+    assert not list(tmp_path.glob("*.skops"))

@@ -7,6 +7,7 @@
 - :func:`predict_files`: labels of a list of files, the unreadable ones named with their
   reason instead of stopping the batch;
 - :func:`enroll_files`: a new class added to a fitted metric model from a few files;
+- :func:`calibrate_files`: its open-set rejection calibrated on a few held-out files;
 - :func:`predict_stream`: labels over time for a recording of any length, read in blocks;
   :func:`stream_events` merges them into events, :func:`write_events_csv` saves those.
 
@@ -14,10 +15,12 @@ Open-set rejection ("none of the known classes") is :meth:`CentroidClassifier.ca
 <sklearn_metricaudio.CentroidClassifier.calibrate>`, or
 :meth:`MarginEmbeddingClassifier.calibrate
 <sklearn_metricaudio.MarginEmbeddingClassifier.calibrate>` on the distance its
-``rejection_layer`` names; every path here rejects as the model's own ``predict`` does, except
-the ONNX export, which refuses a rejection calibrated on a block's activations.
+``rejection_layer`` names (:func:`calibrate_files` from files); every path here rejects as
+the model's own ``predict`` does, except the ONNX export, which refuses a rejection
+calibrated on a block's activations.
 """
 
+from .calibrate import calibrate_files
 from .enroll import enroll_files
 from .files import FilePrediction, predict_files
 from .onnx_export import OnnxClassifier, export_onnx, load_onnx
@@ -35,6 +38,7 @@ __all__ = [
     "predict_files",
     "FilePrediction",
     "enroll_files",
+    "calibrate_files",
     "predict_stream",
     "stream_events",
     "write_events_csv",
