@@ -258,10 +258,41 @@ def test_bench_open_set_folds(bench, tiny_esc10, tiny_us8k, tmp_path, capsys):
 
     from sklearn_metricaudio.datasets import load_dataset
 
+    data = load_dataset(tiny_esc10)
     model = joblib.load(tmp_path / "m" / "rotation1.pkl")
-    assert set(model.classes_) == set(np.unique(load_dataset(tiny_esc10).target))
+    assert set(model.classes_) == set(np.unique(data.target))
     with pytest.raises(SystemExit):
         bench("bench_open_set").main(["--data", str(tiny_esc10), "--folds"])
+    # the saved model judged from overlapping windows (bench_segment_hop)
+    hop = bench("bench_segment_hop")
+    hop.main(["--data", str(tiny_esc10), "--models", str(tmp_path / "m"), "--unknown",
+              str(tiny_us8k[1]), "--hops", "1", "0.25"])
+    out = capsys.readouterr().out
+    assert "fold 2: hop 1: " in out and "| hop 0.25: " in out and "AUROC" in out
+    assert "recall per class" in out and "nan" not in out.lower()
+    with pytest.raises(SystemExit):
+        hop.main(["--data", str(tiny_esc10), "--models", str(tmp_path / "m"), "--hops", "0"])
+
+
+def test_bench_segment_hop_makes_the_model_fit_would_make(bench):
+    """with_hop(model, h, ...) on a model fitted at hop 1 is the model fit makes with
+    segment_hop=h: the same network (training does not depend on it), the same centroids."""
+    from sklearn_metricaudio import MarginEmbeddingClassifier
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2], 8)
+    X = rng.normal(size=(24, 3, 16, 12)).astype(np.float32)
+    X[:, :, 4 * y[:, None], :] += 3.0    # a louder band per class, over time
+    X[:, :, :, :6] += rng.normal(size=(24, 3, 1, 1)).astype(np.float32)  # segment-wise steps
+    params = dict(width=0.25, epochs=3, batch_size=8, validation_split=0.25, random_state=0)
+    at_1 = MarginEmbeddingClassifier(**params).fit(X, y)
+    at_half = MarginEmbeddingClassifier(**params, segment_hop=0.5).fit(X, y)
+    fit = ~at_1.validation_mask_
+    got = bench("bench_segment_hop").with_hop(at_1, 0.5, X[fit], y[fit])
+    np.testing.assert_allclose(got.centroid_.centroids_, at_half.centroid_.centroids_,
+                               rtol=1e-5, atol=1e-6)
+    assert not np.allclose(got.centroid_.centroids_, at_1.centroid_.centroids_, atol=1e-4)
+    np.testing.assert_array_equal(got.predict(X), at_half.predict(X))
 
 
 def test_tune_margin(bench, tmp_path, capsys):
