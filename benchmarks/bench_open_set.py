@@ -179,7 +179,7 @@ def _with_other_class(data, patches, train, test, unknown_X, other_X, params, ar
 
     def distances(clips):
         emb = model.embeddings(clips)
-        d = model.centroid_.mean_distances(emb, clips.max(axis=(2, 3)) > model.silence_db)
+        d = model.centroid_.mean_distances(emb, model.sounding_segments(clips))
         nearest = d[:, known_col].min(axis=1)
         return d, {"nearest": nearest, "near - other": nearest - d[:, ~known_col][:, 0]}
 

@@ -25,7 +25,7 @@ def test_every_benchmark_has_a_smoke_test():
     tested = {"bench_features", "bench_baselines", "bench_ins", "bench_margin", "bench_real",
               "tune_margin", "cuda_pickle_check", "bench_augment", "bench_selector", "bench_enroll",
               "bench_open_set", "train_model", "bench_decision_paths", "bench_own_data",
-              "bench_fusion",
+              "bench_fusion", "bench_segment_hop",
               # smoke-tested beside their modules: tests/test_onnx_export.py, test_streaming.py
               "bench_inference", "bench_stream"}
     assert scripts == tested, f"add a smoke test for {sorted(scripts - tested)}"

@@ -36,9 +36,10 @@ PAPER_MODELS = ("gmm", "svm", "cosface")
 MARGIN_PRESETS = {
     "default": Bunch(params={}, deformations=True, segment_seconds=1.0),
     "fast": Bunch(params=dict(epochs=30, lr=0.005, lr_schedule="constant",
-                              weight_averaging=None), deformations=False, segment_seconds=1.0),
+                              weight_averaging=None, segment_hop=1.0),
+                  deformations=False, segment_seconds=1.0),
     "paper": Bunch(params=dict(epochs=20, lr=0.005, lr_schedule="constant", batch_size=32,
-                               width=1.0, weight_averaging=None),
+                               width=1.0, weight_averaging=None, segment_hop=1.0),
                    deformations=False, segment_seconds=5.0),
 }
 #: Balanced accuracies the paper reports (Tables I-III), in %.
