@@ -8,7 +8,8 @@ Usage::
 
 For each MobileNet width: training segments/second (SGD, batches of 32, 1-s log-mel segments of
 128 x 86 (the default hop of 256 samples), CosFace; one epoch, set-up removed, best of two) and
-the latency of predicting one 4-s clip (4 segments), median of 20 calls. On the CPU the library
+the latency of predicting one 4-s clip (4 segments, 13 windows at the default ``segment_hop``),
+median of 20 calls. On the CPU the library
 trains in the NHWC layout (channels last); the table also times the default NCHW layout with
 the same code, and their ratio. ``--profile N``: where one training epoch at the estimator's
 defaults goes (torch.profiler's operators by self CPU time; the batch gathering and the

@@ -52,6 +52,11 @@ def _name(label):
 def with_hop(model, hop, X_fit, y_fit):
     """A copy of ``model`` with ``segment_hop=hop`` and its class centroids made again from
     the clips ``X_fit`` as ``fit`` makes them (the same windows' embeddings)."""
+    if getattr(model, "rejection_", None) is not None:
+        raise ValueError(f"with_hop makes the embedding's centroids again, not the "
+                         f"rejection_layer={model.rejection_layer!r} ones: give a model "
+                         "fitted with rejection_layer='embedding' (as bench_open_set.py "
+                         "trains them)")
     model = copy.deepcopy(model).set_params(segment_hop=hop)
     model.centroid_ = CentroidClassifier(metric="cosine").fit(model.embeddings(X_fit), y_fit)
     return model

@@ -78,7 +78,7 @@ def main(argv=None):
         model = MarginEmbeddingClassifier(random_state=args.random_state, **extra)
         # clips of one source recording stay on one side of the inner validation split
         model.fit(patches[is_known], data.target[is_known], groups=data.fsID[is_known])
-        emb = model.embeddings(patches)  # (n_clips, n_segments, 32), the network is frozen now
+        emb = model.embeddings(patches)  # (n_clips, n_windows, 32), the network is frozen now
         t_fit = time.perf_counter() - t0
         d = mfcc.shape[-1]
         scaler = StandardScaler().fit(mfcc[is_known].reshape(-1, d))  # per window

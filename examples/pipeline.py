@@ -42,7 +42,8 @@ def build_pipeline(epochs, width, random_state=0):
         LogMelPatches(segment_seconds=1.0),                # -> (n, 4, 128, 86)
         MarginEmbeddingClassifier(loss="cosface", width=width, epochs=epochs,
                                   random_state=random_state).set_fit_request(groups=True),
-        CentroidClassifier(metric="cosine"))               # (n, 4, 32) -> labels
+        CentroidClassifier(metric="cosine"))               # (n, 13, 32) -> labels
+    # (13: the model judges each clip from windows every quarter segment, segment_hop)
 
 
 def main(argv=None):

@@ -285,7 +285,7 @@ def test_bench_segment_hop_makes_the_model_fit_would_make(bench):
     X[:, :, 4 * y[:, None], :] += 3.0    # a louder band per class, over time
     X[:, :, :, :6] += rng.normal(size=(24, 3, 1, 1)).astype(np.float32)  # segment-wise steps
     params = dict(width=0.25, epochs=3, batch_size=8, validation_split=0.25, random_state=0)
-    at_1 = MarginEmbeddingClassifier(**params).fit(X, y)
+    at_1 = MarginEmbeddingClassifier(**params, segment_hop=1.0).fit(X, y)
     at_half = MarginEmbeddingClassifier(**params, segment_hop=0.5).fit(X, y)
     fit = ~at_1.validation_mask_
     got = bench("bench_segment_hop").with_hop(at_1, 0.5, X[fit], y[fit])

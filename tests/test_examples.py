@@ -73,7 +73,7 @@ def test_pipeline(example, tmp_path, capsys):
     # path -> waveform -> log-mel patches -> segment embeddings -> distance to each centroid
     assert shapes["audioloader"] == (2, 88200)
     assert shapes["logmelpatches"] == (2, 4, 128, 86)
-    assert shapes["marginembeddingclassifier"] == (2, 4, 32)
+    assert shapes["marginembeddingclassifier"] == (2, 13, 32)  # windows every 21 of 86 frames
     assert shapes["centroid distances"] == (2, 8)
 
 

@@ -468,6 +468,15 @@ def test_segment_hop_embeds_overlapping_windows_and_trains_the_same_network(patc
     assert not np.allclose(windowed.decision_function(Xp), plain.decision_function(Xp))
     # one segment per clip: nothing to re-cut
     np.testing.assert_array_equal(windowed.transform(Xp[:, :1]), plain.transform(Xp[:, :1]))
+    # cut a few clips at a time (a large data set's windows are never all in memory): the same
+    from sklearn_metricaudio.models import margin as margin_module
+
+    whole = windowed.transform(Xp)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(margin_module, "_WINDOWS_AT_ONCE", 3 * W.shape[1] + 1)  # 3 clips at once
+        np.testing.assert_array_equal(windowed.transform(Xp), whole)
+        emb, acts = windowed._embed(Xp, block=9, with_embedding=True)
+        np.testing.assert_array_equal(emb, whole)
 
 
 def test_rejection_layer_is_checked_and_fixed_at_fit(patches):
@@ -1159,11 +1168,12 @@ def test_pickle_and_joblib_round_trip(patches, tmp_path):
     old = copy.copy(clf)
     for name in ("silence_db", "deformed_share", "mixed_precision", "accelerator",
                  "transform_layer", "rejection_layer", "rejection_", "rejection_block_",
-                 "rejection_scale_"):
+                 "rejection_scale_", "segment_hop"):
         old.__dict__.pop(name, None)
     legacy = pickle.loads(pickle.dumps(old))
     assert legacy.silence_db is None and legacy.deformed_share == 0.0
     assert legacy.transform_layer == legacy.rejection_layer == "embedding"
+    assert legacy.segment_hop == 1.0  # the segments as given, as it was fitted
     assert getattr(legacy, "rejection_", None) is None
     np.testing.assert_allclose(legacy.score_samples(X[80:]),
                                legacy.centroid_.score_samples(legacy.transform(X[80:])),

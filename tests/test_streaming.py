@@ -178,6 +178,8 @@ def test_real_model_leaves_silent_segments_out_as_in_memory(margin_model, tmp_pa
     margin = margin_model[-1]
     X = margin_model[:-1].transform(sf.read(path, dtype="float32")[0][None, 8000:16000])
     assert (X.max(axis=(2, 3)) > margin.silence_db).tolist() == [[True, False]]
+    counted = margin.sounding_segments(X)  # the windows: those wholly in the silence do not
+    assert counted[0, 0] and not counted[0, -1]
 
 
 @pytest.mark.parametrize("layer", [9, ("embedding", 9)])

@@ -3,7 +3,8 @@
 :func:`export_onnx` writes the whole inference path of a fitted
 ``[AudioLoader ->] LogMelPatches -> MarginEmbeddingClassifier [-> CentroidClassifier]``
 pipeline as one ONNX model: the log-mel front end, the embedding network on every segment
-and the nearest-centroid decision (silent segments left out as the model leaves them out).
+(every window of the model's ``segment_hop``) and the nearest-centroid decision (silent
+segments left out as the model leaves them out).
 :class:`OnnxClassifier` runs such a file with onnxruntime and maps its scores to labels.
 
 What stays outside the graph: decoding files, mixing to mono, resampling and cutting or
@@ -293,13 +294,14 @@ def _radix(n_fft, hop_length):
     return best if best >= 4 else None
 
 
-def _front_end(logmel, segment_hop=1.0):
-    """The graph's log-mel front end; ``segment_hop``: the margin model's (its windows)."""
+def _front_end(logmel, margin=None):
+    """The graph's log-mel front end; with the ``margin`` model, its windows
+    (``segment_hop``)."""
     LogMelFrontEnd, _ = _torch_modules()
     f = logmel.frames_per_segment
     return LogMelFrontEnd(logmel.sr, logmel.n_fft, logmel.hop_length, logmel.n_mels,
                           logmel.fmin, logmel.fmax, f,
-                          window_hop=max(1, int(segment_hop * f))).eval()
+                          window_hop=None if margin is None else margin._hop_frames(f)).eval()
 
 
 def _bare_net(margin):
@@ -388,7 +390,8 @@ def export_onnx(pipe, path, *, opset_version=None):
     The graph holds the log-mel front end of :class:`~sklearn_metricaudio.LogMelPatches`
     (the STFT written with MatMul and Conv, no STFT operator; then the mel bank and dB), the
     embedding network of :class:`~sklearn_metricaudio.MarginEmbeddingClassifier` on every
-    segment, and the centroid decision: the mean distance of each clip's segments to every
+    segment (every window, as the model re-cuts them: ``segment_hop``), and the centroid
+    decision: the mean distance of each clip's segments to every
     class centroid, leaving out segments quieter than the model's ``silence_db`` when the
     margin model's ``silence_db`` is set. A pipeline ending in a
     :class:`~sklearn_metricaudio.CentroidClassifier` (enrollment) is decided by that
@@ -478,8 +481,7 @@ def export_onnx(pipe, path, *, opset_version=None):
     if centroid.metric == "cosine":  # as CentroidClassifier._distances prepares them
         centers = centers / np.maximum(np.linalg.norm(centers, axis=-1, keepdims=True), 1e-12)
     silence_db = margin.silence_db if parts["masked"] else None
-    graph = CentroidGraph(_front_end(logmel, getattr(margin, "segment_hop", 1.0)),
-                          _bare_net(margin), centers, centroid.metric,
+    graph = CentroidGraph(_front_end(logmel, margin), _bare_net(margin), centers, centroid.metric,
                           silence_db).eval()
     min_samples = logmel.min_samples
     n_samples = None if loader is None else loader.n_samples

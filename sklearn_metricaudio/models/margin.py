@@ -26,6 +26,10 @@ __all__ = ["MarginEmbeddingClassifier"]
 _CHANNELS_LAST = True
 
 
+#: At most this many windows (``segment_hop``) are cut at once: the re-cut copy of a large
+#: data set would be several times its patches' size
+_WINDOWS_AT_ONCE = 4096
+
 class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     """MobileNet embeddings of log-mel segments, trained with a margin loss (skorch).
 
@@ -33,8 +37,8 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
     backbone with a ``width`` multiplier, global average pooling and a dense
     layer to a ``embedding_dim``-d embedding, trained on segments with one of
     the metric-learning losses; clips are classified by the smallest mean
-    cosine distance of their segment embeddings to the class centroids of the
-    training segments. Use it as the last step of a pipeline, or follow it
+    cosine distance of their segment embeddings (of overlapping windows,
+    ``segment_hop``) to the class centroids of the training clips. Use it as the last step of a pipeline, or follow it
     with :class:`CentroidClassifier` (``transform`` returns the embeddings,
     unless ``transform_layer`` names a block) to enroll new classes. The
     measured effect of every option below is in ``benchmarks/RESULTS.md``.
@@ -120,7 +124,7 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         Train on whole clips: at every step each clip gives a random window of
         one segment's length, anywhere in the clip (its segments joined in
         time), instead of the fixed segments. An epoch is then one pass over
-        the clips. Prediction always uses the fixed segments.
+        the clips. Prediction uses the windows of ``segment_hop``.
     silence_db : float or None, default=-80.0
         Segments whose loudest log-mel bin is below this level (dB, the log-mel
         features' scale, whose floor is -100 dB) are digital silence: ESC pads its
@@ -138,13 +142,15 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         the class centroids (made in :meth:`fit`), :meth:`predict` and the scores,
         :meth:`calibrate`, :meth:`enroll`, :meth:`transform` (one row per window) and
         :meth:`sounding_segments`. The network itself trains on the segments as given.
-        Clips of one segment are unchanged. At 0.25 against 1, on the same networks (five
+        Clips of one segment are unchanged. Set after :meth:`fit`, it changes how clips are
+        cut from then on; the centroids (and a rejection's centroids, scales and threshold)
+        stay those made at the hop they were made with. At 0.25 against 1, on the same networks (five
         ESC-10 folds, six US8K-dev folds, seeds 0 / 1): ESC-10 88.2 / 88.5 % against
         86.8 / 87.0 %, US8K-dev 54.1 / 54.1 % against 53.3 / 53.4 % (pooled balanced
         accuracy), the open-set AUROC within 0.01, for 3.8 times the prediction time
         (``benchmarks/RESULTS.md``, issue 24, sixth session).
     transform_layer : "embedding" or int in [1, 13], default="embedding"
-        What :meth:`transform` gives per segment. ``"embedding"``: the embedding, which the
+        What :meth:`transform` gives per segment (per window: ``segment_hop``). ``"embedding"``: the embedding, which the
         class centroids hold (:meth:`embeddings`). A block number ``k``: the activations
         after the network's ``k``-th depthwise-separable block (MobileNet v1 has 13),
         averaged over frequency and time, one value per channel (128 for blocks 6-11 at
@@ -224,7 +230,8 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
     net_ : skorch.NeuralNet
         The trained network (``net_.module_`` is the embedding network).
     centroid_ : CentroidClassifier
-        Cosine centroids of the training segments' embeddings.
+        Cosine centroids of the training clips' embeddings (of their windows:
+        ``segment_hop``).
     rejection_ : sklearn.pipeline.Pipeline or None
         With a block in ``rejection_layer``: ``ClipMean(rows="standard") ->
         CentroidClassifier()`` fitted on the training clips' block activations, whose
@@ -236,8 +243,11 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         With ``rejection_layer=("embedding", k)``: the medians of the embedding's distance
         and of block ``k``'s over the validation clips, which divide them; None otherwise.
     rejection_threshold_ : float
-        With ``rejection_layer=("embedding", k)``, after :meth:`calibrate`: the threshold on
-        the summed distance (the other layers keep theirs in their centroids, below).
+        With ``rejection_layer=("embedding", k)``, set by :meth:`calibrate` (absent before):
+        the threshold on the summed distance. ``"embedding"`` keeps its threshold in
+        ``centroid_.threshold_``, a block in ``rejection_[-1].threshold_``.
+    rejection_true_accept_ : float
+        With the pair, after :meth:`calibrate`: the share of its clips accepted.
     validation_mask_ : ndarray of bool, shape (n_clips,)
         The clips of ``fit`` held out for model selection (all False without).
     best_epoch_ : int
@@ -302,7 +312,8 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         "transform_layer": [StrOptions({"embedding"}),
                             Interval(numbers.Integral, 1, N_BLOCKS, closed="both")],
         "rejection_layer": [StrOptions({"embedding"}),
-                            Interval(numbers.Integral, 1, N_BLOCKS, closed="both"), tuple, list],
+                            Interval(numbers.Integral, 1, N_BLOCKS, closed="both"),
+                            tuple, list],
         "mixed_precision": ["boolean"],
         "validation_split": [Interval(numbers.Real, 0, 1, closed="neither"), "array-like", None],
         "device": [str, torch.device],
@@ -646,10 +657,10 @@ default=None
         emb = _training.embed(net.module_, seg)
         # the training clips' centroids, their silent segments missing as in transform
         clips = X_train.shape[:2]
-        views = self._views(X_train)
         self.centroid_ = CentroidClassifier(metric="cosine").fit(
-            self._missing_silence(emb.reshape(*clips, -1), X_train) if views is X_train
-            else self._embed(X_train), self.classes_[seg_y[::clips[1]]])
+            self._embed(X_train) if self._recuts(X_train)
+            else self._missing_silence(emb.reshape(*clips, -1), X_train),
+            self.classes_[seg_y[::clips[1]]])
         summed, self.rejection_block_ = self._rejection_spec()
         self.rejection_ = self._fit_rejection(X_train, self.classes_[seg_y[::clips[1]]],
                                               self.rejection_block_)
@@ -800,7 +811,18 @@ default=None
         too, the pair from one pass) of already checked patches (n_clips, n_segments,
         n_mels, n_frames), the segments that do not count NaN (:meth:`_missing_silence`)."""
         self._sync_device()
-        X = self._views(X)
+        if not self._recuts(X):
+            return self._embed_views(X, block, with_embedding)
+        # windows cut a batch of clips at a time: never all of them in memory at once
+        step = max(1, _WINDOWS_AT_ONCE // self._views(X[:1]).shape[1])
+        parts = [self._embed_views(self._views(X[i:i + step]), block, with_embedding)
+                 for i in range(0, X.shape[0], step)]
+        if isinstance(parts[0], tuple):
+            return tuple(np.concatenate(p) for p in zip(*parts))
+        return np.concatenate(parts)
+
+    def _embed_views(self, X, block, with_embedding):
+        """:meth:`_embed` of the windows ``X`` themselves (no re-cutting)."""
         n, s = X.shape[:2]
         segments = X.reshape(n * s, 1, *X.shape[2:])
         out = _training.embed(self.net_.module_, segments, block=block,
@@ -809,14 +831,23 @@ default=None
             return tuple(self._missing_silence(o.reshape(n, s, -1), X) for o in out)
         return self._missing_silence(out.reshape(n, s, -1), X)
 
+    def _hop_frames(self, n_frames):
+        """The windows' hop in frames for segments of ``n_frames`` (``segment_hop``)."""
+        return max(1, int(round(getattr(self, "segment_hop", 1.0) * n_frames, 9)))
+
+    def _recuts(self, X):
+        """Whether :meth:`_views` re-cuts the patches ``X`` (a hop under a segment, and more
+        than one segment per clip)."""
+        return X.shape[1] > 1 and self._hop_frames(X.shape[3]) < X.shape[3]
+
     def _views(self, X):
         """What the model embeds of checked patches ``X``: ``X`` itself (``segment_hop=1``
         or one segment per clip), else the clips' segments joined in time and re-cut into
         segment-long windows every ``int(segment_hop * n_frames)`` frames."""
-        n, s, n_mels, f = X.shape
-        hop = max(1, int(getattr(self, "segment_hop", 1.0) * f))
-        if s == 1 or hop >= f:
+        if not self._recuts(X):
             return X
+        n, s, n_mels, f = X.shape
+        hop = self._hop_frames(f)
         whole = X.transpose(0, 2, 1, 3).reshape(n, n_mels, s * f)
         index = np.arange(0, s * f - f + 1, hop)[:, None] + np.arange(f)  # (windows, f)
         return np.ascontiguousarray(whole[:, :, index].transpose(0, 2, 1, 3))
@@ -989,12 +1020,14 @@ default=None
         elif getattr(self, "rejection_scale_", None) is None:
             self.rejection_[-1].calibrate(self._rejection_vectors(X), true_accept=true_accept)
         else:
-            if not (isinstance(true_accept, numbers.Real) and 0 < true_accept <= 1):
+            if isinstance(true_accept, (bool, np.bool_)) or not (
+                    isinstance(true_accept, numbers.Real) and 0 < true_accept <= 1):
                 raise ValueError(f"true_accept must be a share in (0, 1], got {true_accept!r}")
             distance = self._rejection_distance(*self._rejection_inputs(X))
             self.centroid_._unknown_label()  # a clash with a class is an error now
             self.rejection_threshold_ = float(np.quantile(distance, true_accept,
                                                           method="higher"))
+            self.rejection_true_accept_ = float(np.mean(distance <= self.rejection_threshold_))
         return self
 
     def predict_proba(self, X):
