@@ -108,7 +108,8 @@ def test_every_loss_learns_what_random_features_cannot(faint_cue, loss, record_p
         assert 1 <= clf.best_epoch_ <= recipe["epochs"]
         assert all("valid_acc" in h for h in clf.history_)
     emb = clf.transform(Xt)
-    assert emb.shape == (len(Xt), 2, 32) and emb.dtype == np.float32
+    # 2 segments re-cut every quarter segment (segment_hop): 5 windows
+    assert emb.shape == (len(Xt), 5, 32) and emb.dtype == np.float32
 
 
 @pytest.fixture(scope="module")
@@ -843,9 +844,8 @@ def test_training_learns_from_the_deformed_versions(faint_cue, record_property):
     assert gain >= 0.3
     np.testing.assert_array_equal(off.transform(Xt), without.transform(Xt))   # share 0: unused
     # the centroids are those of the original training clips' embeddings
-    ref = CentroidClassifier().fit(with_deformed.transform(blank)[:, :, None].reshape(
-        len(blank) * 2, 1, -1), np.repeat(with_deformed.classes_[np.searchsorted(
-            with_deformed.classes_, y)], 2))
+    ref = CentroidClassifier().fit(with_deformed.transform(blank), with_deformed.classes_[
+        np.searchsorted(with_deformed.classes_, y)])
     np.testing.assert_allclose(with_deformed.centroid_.centroids_, ref.centroids_, atol=1e-5)
     again = MarginEmbeddingClassifier(**kw, deformed_share=1.0).fit(blank, y, deformed=deformed)
     np.testing.assert_array_equal(again.transform(Xt), with_deformed.transform(Xt))
