@@ -814,7 +814,8 @@ default=None
         if not self._recuts(X):
             return self._embed_views(X, block, with_embedding)
         # windows cut a batch of clips at a time: never all of them in memory at once
-        step = max(1, _WINDOWS_AT_ONCE // self._views(X[:1]).shape[1])
+        s, f = X.shape[1], X.shape[3]
+        step = max(1, _WINDOWS_AT_ONCE // ((s * f - f) // self._hop_frames(f) + 1))
         parts = [self._embed_views(self._views(X[i:i + step]), block, with_embedding)
                  for i in range(0, X.shape[0], step)]
         if isinstance(parts[0], tuple):
