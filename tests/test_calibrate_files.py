@@ -12,6 +12,7 @@ from sklearn_metricaudio import (AudioLoader, CentroidClassifier, ClipMean,
                                  LogMelPatches, MarginEmbeddingClassifier, MFCCStats)
 from sklearn_metricaudio._io import AudioDecodeError
 from sklearn_metricaudio.deploy import calibrate_files
+from sklearn_metricaudio.deploy.calibrate import _true_accept_of
 from sklearn_metricaudio.evaluation import paper_models
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -99,6 +100,8 @@ def test_calibrate_files_on_the_metric_model_is_its_calibrate_on_the_front_end(
     assert threshold(model[-1]) == pytest.approx(distance[4], rel=1e-9)
     np.testing.assert_array_equal(model.predict(held + whistles),
                                   by_hand.predict(held + whistles))
+    # the share accepted that `metricaudio calibrate` prints without predicting again
+    assert _true_accept_of(model[-1]) == np.mean(model.predict(held) != "unknown") == 5 / 6
 
 
 def test_calibrate_files_refuses_a_model_that_cannot_reject(tones):

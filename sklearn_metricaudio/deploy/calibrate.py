@@ -105,3 +105,15 @@ def _threshold_of(final):
     if threshold is None:  # the embedding's own, in the centroids
         threshold = getattr(getattr(final, "centroid_", final), "threshold_", None)
     return threshold
+
+
+def _true_accept_of(final):
+    """The share of its calibration clips that ``final`` (a calibrated
+    MarginEmbeddingClassifier or CentroidClassifier) accepts, recorded by ``calibrate`` for
+    the distance of its ``rejection_layer`` (``true_accept_`` where the threshold lives)."""
+    rejection = getattr(final, "rejection_", None)
+    if rejection is not None:
+        if getattr(final, "rejection_scale_", None) is not None:  # the summed distances
+            return final.rejection_true_accept_
+        return rejection[-1].true_accept_
+    return getattr(final, "centroid_", final).true_accept_
