@@ -819,6 +819,61 @@ def test_training_batches_cover_every_item_and_swap_deformed_versions_at_the_sha
     assert [b.tolist() for b in batches] == list(_training.PairBatches(y % 2, seed=0))
 
 
+def test_balanced_sampling_draws_each_class_equally_often_and_its_items_uniformly():
+    """TrainingBatches(balanced=True) against hand counts on a 70 / 25 / 5 split: as many
+    items per epoch as the permutation, each class a third of them, each class's items drawn
+    uniformly, the labels following their items; without it, every item once an epoch."""
+    y = np.repeat([0, 1, 2], [70, 25, 5])
+    X = np.arange(y.size, dtype=np.float32).reshape(-1, 1, 1, 1) * np.ones((1, 1, 2, 3),
+                                                                            np.float32)
+    cpu = torch.device("cpu")
+    balanced = _training.TrainingBatches(X, y, 8, cpu, balanced=True)
+    torch.manual_seed(0)
+    epochs = [list(balanced) for _ in range(300)]
+    assert balanced.steps_per_epoch() == len(epochs[0]) == 13           # ceil(100 / 8)
+    items = np.array([np.concatenate([b[0][:, 0, 0, 0].numpy() for b in e]) for e in epochs])
+    labels = np.array([np.concatenate([b[1].numpy() for b in e]) for e in epochs])
+    assert items.shape == (300, 100)
+    np.testing.assert_array_equal(y[items.astype(int)], labels)        # labels follow items
+    share = np.bincount(labels.ravel(), minlength=3) / labels.size
+    np.testing.assert_allclose(share, 1 / 3, atol=0.01)                # 30,000 draws
+    for c in range(3):                                                  # uniform in a class
+        counts = np.bincount(items[labels == c].astype(int), minlength=y.size)[y == c]
+        assert counts.min() > 0.75 * counts.mean()
+    assert not all((row == items[0]).all() for row in items[1:])       # new draws every epoch
+    plain = _training.TrainingBatches(X, y, 8, cpu)
+    assert all(sorted(np.concatenate([b[0][:, 0, 0, 0].numpy() for b in plain]))
+               == list(range(y.size)) for _ in range(3))
+
+
+@pytest.mark.parametrize("random_crop", [False, True])
+def test_fit_balances_the_classes_it_trains_on_only_when_asked(monkeypatch, random_crop):
+    """What fit hands the network: the classes in proportion to their training items, or,
+    with balanced_sampling, about equally often (segments, or clips with random_crop)."""
+    X = np.random.default_rng(0).normal(size=(40, 2, 8, 8)).astype(np.float32)
+    y = np.repeat([0, 1], [32, 8])
+    seen = []
+    gather = _training.TrainingBatches.gather
+
+    def spy(self, idx):
+        x, labels = gather(self, idx)
+        seen.append(labels.numpy().copy())
+        return x, labels
+
+    monkeypatch.setattr(_training.TrainingBatches, "gather", spy)
+    shares = {}
+    for balanced in (False, True):
+        seen.clear()
+        MarginEmbeddingClassifier(width=0.25, epochs=30, batch_size=8, validation_split=None,
+                                  random_crop=random_crop, balanced_sampling=balanced,
+                                  random_state=0).fit(X, y)
+        drawn = np.concatenate(seen)
+        assert drawn.size == 30 * (40 if random_crop else 80)           # as many per epoch
+        shares[balanced] = np.mean(drawn == 1)
+    assert shares[False] == 8 / 40
+    assert abs(shares[True] - 0.5) < 0.05
+
+
 @pytest.mark.learning
 def test_training_learns_from_the_deformed_versions(faint_cue, record_property):
     """The originals carry no cue, their deformed versions do: the embedding learns the cue

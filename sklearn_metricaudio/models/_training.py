@@ -340,11 +340,15 @@ class TrainingBatches(torch.utils.data.IterableDataset):
         A pool of sounds of none of the classes (outlier exposure): ``outlier_batch`` of
         them, drawn at random, are appended to every batch with the label -1.
     outlier_batch : int
+    balanced : bool, default=False
+        Draw every epoch's items with replacement, a class uniformly and then one of its
+        items uniformly, instead of a permutation: each class equally likely in every
+        batch, as many items per epoch as the permutation (class-balanced resampling).
     """
 
     def __init__(self, X, y, batch_size, device, *, deformed=None, clips=None, share=0.0,
                  whole_clips=False, pair_batches=None, shard=(0, 1), outliers=None,
-                 outlier_batch=0):
+                 outlier_batch=0, balanced=False):
         self.shard = (int(shard[0]), int(shard[1]))
         self.batch_size, self.device = int(batch_size), torch.device(device)
         self.share, self.whole_clips = float(share), bool(whole_clips)
@@ -361,6 +365,13 @@ class TrainingBatches(torch.utils.data.IterableDataset):
             self.outliers = to_tensor(outliers, self.data_device)
             self.outlier_batch = int(outlier_batch)
         self.y = torch.as_tensor(np.asarray(y), dtype=torch.int64, device=self.data_device)
+        self.by_class = None
+        if balanced:  # the items sorted by class, and where each class starts and how many
+            order = np.argsort(np.asarray(y), kind="stable")
+            _, start, count = np.unique(np.asarray(y)[order], return_index=True,
+                                        return_counts=True)
+            self.by_class = tuple(torch.as_tensor(a, dtype=torch.int64, device=self.data_device)
+                                  for a in (order, start, count))
         self.deformed, self.clips = None, None
         if deformed is not None:
             self.n_variants, self.n_segments = deformed.shape[1], deformed.shape[2]
@@ -388,6 +399,12 @@ class TrainingBatches(torch.utils.data.IterableDataset):
         if self.pair_batches is not None:
             batches = np.asarray(list(self.pair_batches), dtype=np.int64)
             batches = torch.as_tensor(batches, device=self.data_device).unbind(0)
+        elif self.by_class is not None:
+            order, start, count = self.by_class
+            c = torch.randint(count.shape[0], (len(self),), device=self.data_device)
+            within = (torch.rand(len(self), device=self.data_device) * count[c]).long()
+            within = torch.minimum(within, count[c] - 1)  # rand < 1, but float rounding
+            batches = order[start[c] + within].split(self.batch_size)
         else:
             batches = torch.randperm(len(self), device=self.data_device).split(self.batch_size)
         index, count = self.shard

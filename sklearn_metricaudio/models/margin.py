@@ -125,6 +125,12 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         one segment's length, anywhere in the clip (its segments joined in
         time), instead of the fixed segments. An epoch is then one pass over
         the clips. Prediction uses the windows of ``segment_hop``.
+    balanced_sampling : bool, default=False
+        Class-balanced training: every epoch draws its training segments (clips with
+        ``random_crop``) with replacement, a class uniformly and then one of its
+        segments, instead of a shuffle of them all, so that a rare class is seen as
+        often as a common one; an epoch takes as many steps as without. ``npair``
+        batches are balanced already (one pair per class) and ignore it.
     silence_db : float or None, default=-80.0
         Segments whose loudest log-mel bin is below this level (dB, the log-mel
         features' scale, whose floor is -100 dB) are digital silence: ESC pads its
@@ -307,6 +313,7 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         "outlier_weight": [Interval(numbers.Real, 0, None, closed="left")],
         "weight_averaging": [Interval(numbers.Real, 0, 1, closed="right"), None],
         "random_crop": ["boolean"],
+        "balanced_sampling": ["boolean"],
         "silence_db": [numbers.Real, None],
         "segment_hop": [Interval(numbers.Real, 0, 1, closed="right")],
         "transform_layer": [StrOptions({"embedding"}),
@@ -326,7 +333,7 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
                  epochs=100, batch_size=32, optimizer="sgd", lr=0.01, lr_schedule="cosine",
                  momentum=0.9, weight_decay=1e-4, mask_fraction=0.15, level_norm=False,
                  mixup=0.0, deformed_share=0.5, outlier_weight=0.5, weight_averaging=0.1,
-                 random_crop=False, silence_db=-80.0, segment_hop=0.25,
+                 random_crop=False, balanced_sampling=False, silence_db=-80.0, segment_hop=0.25,
                  transform_layer="embedding",
                  rejection_layer="embedding", mixed_precision=False, validation_split=0.1,
                  device="cpu", accelerator=None, random_state=None, verbose=0):
@@ -349,6 +356,7 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         self.outlier_weight = outlier_weight
         self.weight_averaging = weight_averaging
         self.random_crop = random_crop
+        self.balanced_sampling = balanced_sampling
         self.silence_db = silence_db
         self.segment_hop = segment_hop
         self.transform_layer = transform_layer
@@ -467,7 +475,7 @@ default=None
             fit_X, fit_y, self.batch_size, device, deformed=deformed,
             clips=np.flatnonzero(~valid), share=self.deformed_share,
             whole_clips=fit_X is not seg, pair_batches=pairs, shard=shard,
-            outliers=outliers, outlier_batch=outlier_rows)
+            outliers=outliers, outlier_batch=outlier_rows, balanced=self.balanced_sampling)
         callbacks = self._callbacks(seg, seg_y, X[valid], y_enc[valid], rng,
                                     batches.steps_per_epoch())
         net = self._build_net(X.shape[2], X.shape[3], _training.band_stats(seg, self.level_norm),
