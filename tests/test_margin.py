@@ -1220,12 +1220,22 @@ def test_pickle_and_joblib_round_trip(patches, tmp_path):
     assert len(pickle.dumps(clf)) < 2 * len(pickle.dumps(clf.net_.module_.state_dict()))
     # a model pickled before silence_db, deformed_share, ... existed loads with what it was
     # fitted with (every segment counted), while a new estimator has __init__'s defaults
+    # every parameter added since the first pickled models has a value to load them with
+    first = {"batch_size", "device", "embedding_dim", "epochs", "level_norm", "loss", "lr",
+             "lr_schedule", "margin", "mask_fraction", "mixup", "momentum", "optimizer",
+             "random_crop", "random_state", "scale", "validation_split", "verbose",
+             "weight_decay", "width"}
+    added = set(clf.get_params()) - first
+    assert added <= set(MarginEmbeddingClassifier._BEFORE_THE_OPTION), (
+        f"add {sorted(added - set(MarginEmbeddingClassifier._BEFORE_THE_OPTION))} to "
+        "_BEFORE_THE_OPTION: models pickled before them would not load")
     old = copy.copy(clf)
-    for name in ("silence_db", "deformed_share", "mixed_precision", "accelerator",
-                 "transform_layer", "rejection_layer", "rejection_", "rejection_block_",
-                 "rejection_scale_", "segment_hop"):
+    for name in (*added, "rejection_", "rejection_block_", "rejection_scale_"):
         old.__dict__.pop(name, None)
     legacy = pickle.loads(pickle.dumps(old))
+    assert clone(legacy).get_params() == {**clf.get_params(),
+                                          **MarginEmbeddingClassifier._BEFORE_THE_OPTION}
+    assert legacy.balanced_sampling is False
     assert legacy.silence_db is None and legacy.deformed_share == 0.0
     assert legacy.transform_layer == legacy.rejection_layer == "embedding"
     assert legacy.segment_hop == 1.0  # the segments as given, as it was fitted

@@ -288,7 +288,8 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
 
     #: What models pickled before an option existed were fitted with: they load with it
     #: (``__setstate__``), while a new estimator takes ``__init__``'s defaults.
-    _BEFORE_THE_OPTION = {"silence_db": None, "segment_hop": 1.0, "deformed_share": 0.0, "mixed_precision": False,
+    _BEFORE_THE_OPTION = {"silence_db": None, "segment_hop": 1.0, "deformed_share": 0.0,
+                          "mixed_precision": False, "balanced_sampling": False,
                           "accelerator": None, "weight_averaging": None,
                           "outlier_weight": 0.5, "transform_layer": "embedding",
                           "rejection_layer": "embedding"}
