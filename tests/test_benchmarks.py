@@ -25,7 +25,7 @@ def test_every_benchmark_has_a_smoke_test():
     tested = {"bench_features", "bench_baselines", "bench_ins", "bench_margin", "bench_real",
               "tune_margin", "cuda_pickle_check", "bench_augment", "bench_selector", "bench_enroll",
               "bench_open_set", "train_model", "bench_decision_paths", "bench_own_data",
-              "bench_fusion", "bench_segment_hop",
+              "bench_fusion", "bench_segment_hop", "bench_seed_ensemble",
               # smoke-tested beside their modules: tests/test_onnx_export.py, test_streaming.py
               "bench_inference", "bench_stream"}
     assert scripts == tested, f"add a smoke test for {sorted(scripts - tested)}"
@@ -272,6 +272,37 @@ def test_bench_open_set_folds(bench, tiny_esc10, tiny_us8k, tmp_path, capsys):
     assert "recall per class" in out and "nan" not in out.lower()
     with pytest.raises(SystemExit):
         hop.main(["--data", str(tiny_esc10), "--models", str(tmp_path / "m"), "--hops", "0"])
+    # a seed ensemble of the model and its copy votes as the model alone (bench_seed_ensemble)
+    import shutil
+
+    shutil.copytree(tmp_path / "m", tmp_path / "m_copy")
+    ensemble = bench("bench_seed_ensemble")
+    ensemble.main(["--data", str(tiny_esc10), "--models", str(tmp_path / "m"),
+                   str(tmp_path / "m_copy"), "--unknown", str(tiny_us8k[1])])
+    out = capsys.readouterr().out
+    fold_line = next(line for line in out.splitlines() if line.startswith("fold 2: "))
+    alone, twin, both = (part.split(",")[0].split()[-1] for part in fold_line.split(" | "))
+    assert alone == twin == both and "AUROC" in fold_line
+    assert "recall per class" in out and "nan" not in out.lower()
+    with pytest.raises(SystemExit):
+        ensemble.main(["--data", str(tiny_esc10), "--models", str(tmp_path / "m")])
+
+
+def test_bench_seed_ensemble_votes_as_voting_classifier(bench):
+    """soft_vote over fitted classifiers is VotingClassifier(voting="soft")'s decision."""
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import VotingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = make_classification(n_samples=120, n_classes=3, n_informative=4, random_state=0)
+    vote = VotingClassifier([("a", LogisticRegression(max_iter=500)),
+                             ("b", DecisionTreeClassifier(max_depth=3, random_state=0))],
+                            voting="soft").fit(X, y)
+    labels, proba = bench("bench_seed_ensemble").soft_vote(vote.estimators_, X)
+    np.testing.assert_array_equal(labels, vote.predict(X))
+    np.testing.assert_allclose(proba, vote.predict_proba(X))
+    assert not np.array_equal(labels, vote.estimators_[0].predict(X))   # not one model alone
 
 
 def test_bench_segment_hop_makes_the_model_fit_would_make(bench):
