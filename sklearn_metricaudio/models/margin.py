@@ -130,7 +130,9 @@ class MarginEmbeddingClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         ``random_crop``) with replacement, a class uniformly and then one of its
         segments, instead of a shuffle of them all, so that a rare class is seen as
         often as a common one; an epoch takes as many steps as without. ``npair``
-        batches are balanced already (one pair per class) and ignore it.
+        batches are balanced already (one pair per class) and ignore it. Off by default:
+        on US8K-dev (27 to 214 clips per class) it lost 4.6 and 11.8 points of balanced
+        accuracy at two seeds (benchmarks/RESULTS.md, issue 24, eighth session).
     silence_db : float or None, default=-80.0
         Segments whose loudest log-mel bin is below this level (dB, the log-mel
         features' scale, whose floor is -100 dB) are digital silence: ESC pads its
