@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import re
 import time
 import warnings
 from pathlib import Path
 
 import joblib
 import numpy as np
-from sklearn.metrics import balanced_accuracy_score, recall_score, roc_auc_score
+from sklearn.metrics import balanced_accuracy_score, recall_score
 
 
 def _bench_segment_hop():
@@ -49,19 +48,6 @@ def soft_vote(models, X):
     rule over fitted classifiers that share ``classes_``."""
     proba = np.mean([m.predict_proba(X) for m in models], axis=0)
     return models[0].classes_[np.argmax(proba, axis=1)], proba
-
-
-def _rotations(folder):
-    paths = {int(re.fullmatch(r"rotation(\d+)\.pkl", p.name)[1]): p
-             for p in Path(folder).glob("rotation*.pkl")}
-    if not paths:
-        raise SystemExit(f"--models {folder}: no rotationR.pkl files (bench_open_set.py "
-                         "--folds --save-models writes them)")
-    return paths
-
-
-def _auroc(known, unknown):
-    return roc_auc_score(np.r_[np.ones(known.size), np.zeros(unknown.size)], np.r_[known, unknown])
 
 
 def main(argv=None):
@@ -81,7 +67,7 @@ def main(argv=None):
     if len(args.models) < 2:
         ap.error("--models: give at least two folders (one per seed) to make an ensemble")
     hop_bench = _bench_segment_hop()
-    found = [_rotations(folder) for folder in args.models]
+    found = [hop_bench.saved_models(folder) for folder in args.models]
     rotations = sorted(set.intersection(*(set(f) for f in found)))
     t0 = time.perf_counter()
     data, P = hop_bench._patches(args.data)
@@ -118,8 +104,9 @@ def main(argv=None):
             known_s = [m.score_samples(P[test]) for m in models]
             unknown_s = [m.score_samples(unknown) for m in models]
             for name, k, u in zip(names, known_s, unknown_s):
-                aucs[name].append(_auroc(k, u))
-            aucs["ensemble"].append(_auroc(np.mean(known_s, axis=0), np.mean(unknown_s, axis=0)))
+                aucs[name].append(hop_bench.auroc(k, u))
+            aucs["ensemble"].append(hop_bench.auroc(np.mean(known_s, axis=0),
+                                                    np.mean(unknown_s, axis=0)))
             row = [f"{text}, AUROC {aucs[n][-1]:.3f}" for text, n in zip(row, names)]
         print(f"fold {fold}: " + " | ".join(row), flush=True)
     yt = np.concatenate(y_true)

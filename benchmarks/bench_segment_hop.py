@@ -49,6 +49,23 @@ def _name(label):
     return re.sub(r"[^a-z]+", "_", str(label).lower()).strip("_")
 
 
+def saved_models(folder):
+    """{rotation: path} of the ``rotationR.pkl`` files bench_open_set.py --folds
+    --save-models wrote to ``folder``; SystemExit when there are none."""
+    paths = {int(re.fullmatch(r"rotation(\d+)\.pkl", p.name)[1]): p
+             for p in Path(folder).glob("rotation*.pkl")}
+    if not paths:
+        raise SystemExit(f"--models {folder}: no rotationR.pkl files (bench_open_set.py "
+                         "--folds --save-models writes them)")
+    return paths
+
+
+def auroc(known_scores, unknown_scores):
+    """AUROC of known (positive) against unknown clips from their ``score_samples``."""
+    return roc_auc_score(np.r_[np.ones(known_scores.size), np.zeros(unknown_scores.size)],
+                         np.r_[known_scores, unknown_scores])
+
+
 def with_hop(model, hop, X_fit, y_fit):
     """A copy of ``model`` with ``segment_hop=hop`` and its class centroids made again from
     the clips ``X_fit`` as ``fit`` makes them (the same windows' embeddings)."""
@@ -75,11 +92,7 @@ def main(argv=None):
     warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
     if any(not 0 < h <= 1 for h in args.hops):
         ap.error(f"--hops must be shares of a segment in (0, 1], got {args.hops}")
-    paths = {int(re.fullmatch(r"rotation(\d+)\.pkl", p.name)[1]): p
-             for p in Path(args.models).glob("rotation*.pkl")}
-    if not paths:
-        ap.error(f"--models {args.models}: no rotationR.pkl files (bench_open_set.py --folds "
-                 "--save-models writes them)")
+    paths = saved_models(args.models)
     t0 = time.perf_counter()
     data, P = _patches(args.data)
     unknown = None
@@ -108,9 +121,7 @@ def main(argv=None):
             pooled[h][1].append(pred)
             text = f"hop {h:g}: {100 * balanced_accuracy_score(data.target[test], pred):.1f} %"
             if unknown is not None:
-                known_s, unknown_s = m.score_samples(P[test]), m.score_samples(unknown)
-                auc = roc_auc_score(np.r_[np.ones(known_s.size), np.zeros(unknown_s.size)],
-                                    np.r_[known_s, unknown_s])
+                auc = auroc(m.score_samples(P[test]), m.score_samples(unknown))
                 pooled[h][2].append(auc)
                 text += f", AUROC {auc:.3f}"
             row.append(text)

@@ -367,9 +367,9 @@ class TrainingBatches(torch.utils.data.IterableDataset):
         self.y = torch.as_tensor(np.asarray(y), dtype=torch.int64, device=self.data_device)
         self.by_class = None
         if balanced:  # the items sorted by class, and where each class starts and how many
-            order = np.argsort(np.asarray(y), kind="stable")
-            _, start, count = np.unique(np.asarray(y)[order], return_index=True,
-                                        return_counts=True)
+            labels = np.asarray(y)
+            order = np.argsort(labels, kind="stable")
+            _, start, count = np.unique(labels[order], return_index=True, return_counts=True)
             self.by_class = tuple(torch.as_tensor(a, dtype=torch.int64, device=self.data_device)
                                   for a in (order, start, count))
         self.deformed, self.clips = None, None
