@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/bench_open_set.py --data ../shared/data/ESC-10 \
         [--unknown ../shared/data/US8K-dev] [--true-accept 0.95] [--epochs N] [--width W]
-        [--deformations] [--rotations 0 1 2 3 4] [--params "{'embedding_dim': 128}"]
+        [--deformations [FAMILY ...]] [--rotations 0 1 2 3 4] [--params "{'embedding_dim': 128}"]
         [--alternatives] [--other-class] [--outlier-exposure] [--folds] [--save-models DIR]
 
 Protocol (rotation ``r`` of ``n_classes // 2``): the classes ``2r`` and ``2r + 1`` (in sorted
@@ -59,13 +59,26 @@ from sklearn_metricaudio.datasets import detect_layout, load_dataset
 from sklearn_metricaudio.evaluation import compute_features
 
 
-def _features(path, *, deform=False, every_class=False):
+def _deformations(families):
+    """The training deformations of the named families (all for ``[]``; None for None)."""
+    if families is None:
+        return None
+    every = training_deformations()
+    unknown = set(families) - {name for name, _ in every}
+    if unknown:
+        raise SystemExit(f"--deformations: unknown families {sorted(unknown)}; expected "
+                         f"some of {[name for name, _ in every]}")
+    return [(name, d) for name, d in every if not families or name in families]
+
+
+def _features(path, *, deform=None, every_class=False):
     """Data set, log-mel patches, MFCC statistics and deformed patches (or None);
+    ``deform``: the deformation families to train with (``[]``: all, None: none);
     ``every_class``: all of UrbanSound8K's 10 classes, not the paper's 8."""
     us8k = every_class and detect_layout(path) == "urbansound8k"
     data = load_dataset(path, classes="all") if us8k else load_dataset(path)
     f = compute_features(["logmel", "mfcc"], data, duration=data.clip_seconds, n_jobs=2,
-                         deformations=training_deformations() if deform else None,
+                         deformations=_deformations(deform),
                          progress=False)
     return data, f["logmel"].X, f["mfcc"].X, f["logmel"].get("deformed")
 
@@ -301,9 +314,10 @@ def main(argv=None):
     ap.add_argument("--outlier-exposure", action="store_true",
                     help="with --unknown: also train a model with that data set's clips as "
                          "its outlier pool (fit(outliers=...)), tested on the held-out classes")
-    ap.add_argument("--deformations", action="store_true",
+    ap.add_argument("--deformations", nargs="*", default=None, metavar="FAMILY",
                     help="train with the deformed versions of the clips (the shipped recipe; "
-                         "slower)")
+                         "slower); with names, only those families (e.g. TS DRC: no pitch "
+                         "shifts)")
     ap.add_argument("--folds", action="store_true",
                     help="with --unknown: every class known, one fold tested per rotation "
                          "(default: every fold); the other data set's clips are the unknowns")

@@ -242,6 +242,19 @@ def test_bench_open_set_combined_score(bench):
     assert set(out["known"]) == {"block 9", "1-NN", "+ block 9"}
 
 
+def test_bench_open_set_deformation_families(bench):
+    # --deformations alone: the 16 training deformations; with names, only those families,
+    # in the shipped order; a name that is no family stops with the names there are
+    from sklearn_metricaudio.augment import training_deformations
+
+    pick = bench("bench_open_set")._deformations
+    assert pick(None) is None
+    assert [n for n, _ in pick([])] == [n for n, _ in training_deformations()]
+    assert [n for n, _ in pick(["DRC", "TS"])] == ["TS", "DRC"]
+    with pytest.raises(SystemExit, match="unknown families \\['PS3'\\].*'PS1'"):
+        pick(["TS", "PS3"])
+
+
 def test_bench_open_set_folds(bench, tiny_esc10, tiny_us8k, tmp_path, capsys):
     # every class known, one fold tested; the other set's clips the only unknowns; the
     # library's distance and block 9's summed; the fitted model saved for later scores
