@@ -1012,7 +1012,7 @@ def test_mixup_step_is_the_mixture_of_the_two_losses():
 
     rng = np.random.default_rng(6)
     X, y = _bands(6, [0, 1, 2], rng)
-    clf = MarginEmbeddingClassifier(**{**FAST, "epochs": 1, "mixup": 0.4, "mask_fraction": 0.0,
+    clf = MarginEmbeddingClassifier(**{**FAST, "epochs": 3, "mixup": 0.4, "mask_fraction": 0.0,
                                        "validation_split": None}).fit(X, y)
     net = clf.net_
     pick = [0, 1, 6, 7, 12, 13, 2, 8]  # all three classes in the batch

@@ -145,7 +145,9 @@ def test_front_end_follows_librosa(front_end_session):
 def test_scores_and_labels_match_pipeline(fitted):
     pipe, path, X, _ = fitted
     W = pipe[0].transform(X)
-    assert np.ptp(pipe.decision_function(X)) > 0.1  # scores spread far beyond the tolerance
+    # scores spread far beyond the tolerance (0.074 on an AMD EPYC without AVX-512, which a
+    # fixed 0.1 failed; above 0.1 on the other CPUs seen)
+    assert np.ptp(pipe.decision_function(X)) > 100 * SCORE_ATOL
     scores, distances = _session(path).run(["scores", "distances"], {"waveform": W})
     ref = pipe.decision_function(X)
     assert scores.shape == ref.shape == (X.shape[0], 3)
