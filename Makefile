@@ -21,7 +21,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-# before a submission: the learning tests over seeds, ATen CPU capabilities and thread counts,
+# before a submission: the learning tests over seeds and ATen CPU capabilities (one thread),
 # and the common checks per capability and thread count (see tests/cpu_matrix.py)
 matrix: $(STAMP)
 	$(PY) tests/cpu_matrix.py

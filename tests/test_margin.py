@@ -70,11 +70,15 @@ def faint_cue(request):
 #: unnormalised dot products need a gentler rate (at 0.005 its loss jumps and can stick at
 #: log 4), and its best epoch, judged on 10 validation clips, was once epoch 1 (0.8 by luck):
 #: it keeps its last epoch. Over 8 seeds x ATen default and avx2: lr 0.002 for 60 epochs
-#: reached 0.64-1.0, for 100 epochs 0.88-1.0, lr 0.001 for 100 epochs 0.96-1.0. tests/cpu_matrix.py measures the spread (benchmarks/RESULTS.md).
+#: reached 0.64-1.0, for 100 epochs 0.88-1.0, lr 0.001 for 100 epochs 0.96-1.0. Its plateau
+#: near log 4 lasts a seed- and machine-dependent time: 10-50 epochs in 16 runs on one
+#: thread of an AVX2-only AMD EPYC, 75 epochs at seed 0 on two threads there (0.49), hence
+#: one thread for every learning test (tests/conftest.py). tests/cpu_matrix.py measures the
+#: spread (benchmarks/RESULTS.md).
 RECIPES = {"npair": dict(lr=0.001, epochs=100, validation_split=None),
            "arcface": dict(lr=0.005, epochs=90)}
 #: What every loss must reach on the held-out clips (balanced accuracy; chance 0.25). The
-#: spread over seeds, CPU capabilities and thread counts (tests/cpu_matrix.py) is in
+#: spread over seeds and CPU capabilities (tests/cpu_matrix.py) is in
 #: benchmarks/RESULTS.md (issue 22); with training disabled (lr 1e-12) the network stays
 #: below 0.55 (the next test).
 LEARNED = 0.75
