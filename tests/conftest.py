@@ -65,9 +65,9 @@ def _learning_on_one_torch_thread(request):
 
     How many threads split a sum changes its float rounding, and a toy training is one
     trajectory among many: N-pair on the faint-cue toy left its plateau (loss near log 4)
-    after 10-50 epochs in 16 runs on one thread (8 seeds, ATen avx2 and default, an AVX2-only
-    AMD EPYC), but after 75 of its 100 epochs at seed 0 on two threads there (0.49 < 0.75;
-    CI failed on it). One thread takes the thread count out of what a learning test depends
+    after 10-50 epochs in 15 of 16 runs on one thread (8 seeds, ATen avx2 and default, an
+    AVX2-only AMD EPYC), but after 75 of its 100 epochs at seed 0 on two threads there
+    (0.49 < 0.75; CI failed on it). One thread takes the thread count out of what a learning test depends
     on; the CPU kind (ATen capability) and the seed stay, and tests/cpu_matrix.py runs them."""
     if request.node.get_closest_marker("learning") is None:
         yield

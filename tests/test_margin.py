@@ -71,7 +71,7 @@ def faint_cue(request):
 #: log 4), and its best epoch, judged on 10 validation clips, was once epoch 1 (0.8 by luck):
 #: it keeps its last epoch. Over 8 seeds x ATen default and avx2: lr 0.002 for 60 epochs
 #: reached 0.64-1.0, for 100 epochs 0.88-1.0, lr 0.001 for 100 epochs 0.96-1.0. Its plateau
-#: near log 4 lasts a seed- and machine-dependent time: 10-50 epochs in 16 runs on one
+#: near log 4 lasts a seed- and machine-dependent time: 10-50 epochs in 15 of 16 runs on one
 #: thread of an AVX2-only AMD EPYC, 75 epochs at seed 0 on two threads there (0.49), hence
 #: one thread for every learning test (tests/conftest.py). SphereFace at 30 epochs reached
 #: 0.73 at seed 3 there (ATen avx2; its first epochs are nearly softmax, lambda 1000 -> 23),
