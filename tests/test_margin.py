@@ -88,6 +88,12 @@ LEARNED = 0.75
 
 # ----------------------------------------------------------------------------- learning
 @pytest.mark.learning
+def test_learning_tests_train_on_one_torch_thread():
+    """tests/conftest.py pins them to one thread: the recipes below were measured there."""
+    assert torch.get_num_threads() == 1
+
+
+@pytest.mark.learning
 def test_random_features_cannot_solve_the_faint_cue_toy(faint_cue, record_property):
     """The precondition of the next test: with training disabled (lr 1e-12: the weights do
     not move, the batch-norm statistics settle on the random features) the network scores
