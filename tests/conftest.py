@@ -1,3 +1,4 @@
+import contextlib
 import os
 import numpy as np
 import pytest
@@ -44,6 +45,19 @@ def load_script():
     return load
 
 
+@contextlib.contextmanager
+def _torch_threads(n):
+    """torch on ``n`` threads inside the block, its thread count restored after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """torch single-threaded for a test module, restored after: on a shared 2-core machine two
@@ -51,12 +65,8 @@ def one_torch_thread():
     measured), and a training's float rounding depends on how many threads split its sums
     (scale-out workers run one thread each). Use with
     ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+    with _torch_threads(1):
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -67,19 +77,14 @@ def _learning_on_one_torch_thread(request):
     trajectory among many: N-pair on the faint-cue toy left its plateau (loss near log 4)
     after 10-50 epochs in 15 of 16 runs on one thread (8 seeds, ATen avx2 and default, an
     AVX2-only AMD EPYC), but after 75 of its 100 epochs at seed 0 on two threads there
-    (0.49 < 0.75; CI failed on it). One thread takes the thread count out of what a learning test depends
-    on; the CPU kind (ATen capability) and the seed stay, and tests/cpu_matrix.py runs them."""
+    (0.49 < 0.75; CI failed on it). One thread takes the thread count out of what a learning
+    test depends on; the CPU kind (ATen capability) and the seed stay, and
+    tests/cpu_matrix.py runs them."""
     if request.node.get_closest_marker("learning") is None:
         yield
         return
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with _torch_threads(1):
         yield
-    finally:
-        torch.set_num_threads(n)
 
 
 @pytest.fixture
